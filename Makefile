@@ -1,0 +1,92 @@
+# One entry point for development: every target installs what it needs first (venv and CDK CLI, by stamp).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := node_modules/.bin/cdk
+# The environment to synth/deploy; empty means the CDK app decides (AWS_BRANCH, then the git branch).
+ENV ?=
+# The sample environment `make test` synthesizes and lints.
+TEST_ENV ?= feature/ci-sample
+CDK_ENV_ARG = $(if $(ENV),--context 'env=$(ENV)')
+
+REQUIREMENTS := requirements.txt requirements-dev.txt $(wildcard lambdas/*/requirements.txt)
+VENV_STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
+NODE_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-16)
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_CLI_TELEMETRY_DISABLED := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): $(REQUIREMENTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --requirement requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*
+	@touch $@
+
+.PHONY: install
+install: $(VENV_STAMP) $(NODE_STAMP) ## Create or refresh .venv and node_modules (only when their inputs change)
+
+.PHONY: lint
+lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(VENV_STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: pytest
+pytest: install ## All pytest tiers (unit, integration, e2e)
+	$(BIN)/pytest
+
+.PHONY: synth
+synth: install ## Synthesize to cdk.out (ENV=name to choose the environment)
+	$(CDK) synth $(CDK_ENV_ARG) --quiet
+
+# W3005 (redundant DependsOn) is emitted by CDK's own constructs, not by this code.
+.PHONY: cfn-lint
+cfn-lint: $(VENV_STAMP)
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+.PHONY: test
+test: install ## Everything CI runs: lint, mypy, pytest, synth of a sample environment, cfn-lint
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory synth ENV='$(TEST_ENV)'
+	$(MAKE) --no-print-directory cfn-lint
+
+.PHONY: check-aws
+check-aws: $(VENV_STAMP)
+	$(BIN)/python -m scripts.check_aws_credentials
+
+.PHONY: deploy
+deploy: install check-aws ## Deploy this environment's stacks to AWS (needs AWS credentials)
+	$(CDK) deploy $(CDK_ENV_ARG) --all $(CDK_ARGS)
+
+.PHONY: destroy
+destroy: install check-aws ## Delete this environment's stacks from AWS
+	$(CDK) destroy $(CDK_ENV_ARG) --all $(CDK_ARGS)
+
+.PHONY: stripe-key
+stripe-key: install check-aws ## Store $$STRIPE_SECRET_KEY as this environment's SecureString (never echoed)
+	$(BIN)/python -m scripts.put_stripe_key $(if $(ENV),--env '$(ENV)')
+
+.PHONY: clean
+clean: ## Remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

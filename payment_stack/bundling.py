@@ -1,0 +1,133 @@
+"""Lambda code assets built without Docker: pip installs a function's runtime requirements for the Lambda platform.
+
+Each asset holds ``lambdas/__init__.py``, ``lambdas/<function>/`` and ``lambdas/shared/`` (so the handler imports
+``lambdas.<function>...`` exactly as the tests do) plus the wheels listed in ``lambdas/<function>/requirements.txt``
+and nothing else: no CDK, no test tools, and no ``stripe`` in functions that do not list it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+LAMBDAS_ROOT = Path(__file__).resolve().parent.parent / "lambdas"
+SHARED_PACKAGE = "shared"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+
+_PIP_PLATFORMS = {
+    lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64",
+    lambda_.Architecture.X86_64.name: "manylinux2014_x86_64",
+}
+
+
+def _bundle_members(function_dir: str) -> list[Path]:
+    return [LAMBDAS_ROOT / "__init__.py", LAMBDAS_ROOT / function_dir, LAMBDAS_ROOT / SHARED_PACKAGE]
+
+
+def _python_version(runtime: lambda_.Runtime) -> str:
+    return runtime.name.removeprefix("python")
+
+
+@jsii.implements(ILocalBundling)
+class LocalPipBundler:
+    """Bundles on this machine with the running interpreter's pip; declines (so CDK uses Docker) without pip."""
+
+    def __init__(self, *, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> None:
+        self._function_dir = function_dir
+        self._python_version = _python_version(runtime)
+        self._platform = _PIP_PLATFORMS[architecture.name]
+
+    # jsii passes the asset's BundlingOptions after output_dir; local bundling needs none of them.
+    def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
+        if importlib.util.find_spec("pip") is None:
+            return False
+        output = Path(output_dir)
+        self._install_requirements(output)
+        self._copy_sources(output)
+        return True
+
+    def _install_requirements(self, output: Path) -> None:
+        requirements = LAMBDAS_ROOT / self._function_dir / "requirements.txt"
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            # requirements.txt is the function's whole pinned closure, so nothing the runtime provides slips in.
+            "--no-deps",
+            "--requirement",
+            str(requirements),
+            "--target",
+            str(output),
+            "--platform",
+            self._platform,
+            "--implementation",
+            "cp",
+            "--python-version",
+            self._python_version,
+            "--only-binary=:all:",
+            "--upgrade",
+        ]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"bundling {self._function_dir}: pip could not install {requirements} for "
+                f"{self._platform}/python{self._python_version}:\n{completed.stderr.strip()}"
+            )
+
+    def _copy_sources(self, output: Path) -> None:
+        package_dir = output / LAMBDAS_ROOT.name
+        package_dir.mkdir(parents=True, exist_ok=True)
+        for member in _bundle_members(self._function_dir):
+            target = package_dir / member.name
+            if member.is_dir():
+                shutil.copytree(member, target, ignore=_IGNORED, dirs_exist_ok=True)
+            else:
+                shutil.copy2(member, target)
+
+
+def source_hash(*, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+    """A hash of everything that goes into one function's asset, so an unchanged function is never rebundled."""
+    digest = hashlib.sha256(f"{runtime.name}|{architecture.name}|{function_dir}".encode())
+    for member in _bundle_members(function_dir):
+        files = [member] if member.is_file() else sorted(p for p in member.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(LAMBDAS_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def function_code(*, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
+    """The code asset of ``lambdas/<function_dir>``: bundled locally, in the runtime's bundling image otherwise."""
+    if not (LAMBDAS_ROOT / function_dir / "requirements.txt").is_file():
+        raise FileNotFoundError(f"{LAMBDAS_ROOT / function_dir / 'requirements.txt'} is missing")
+    docker_command = (
+        f"pip install --no-compile --no-deps -r {function_dir}/requirements.txt -t /asset-output"
+        f" && mkdir -p /asset-output/lambdas && cp __init__.py /asset-output/lambdas/"
+        f" && cp -r {function_dir} {SHARED_PACKAGE} /asset-output/lambdas/"
+    )
+    return lambda_.Code.from_asset(
+        str(LAMBDAS_ROOT),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=source_hash(function_dir=function_dir, runtime=runtime, architecture=architecture),
+        bundling=BundlingOptions(
+            image=runtime.bundling_image,
+            platform=f"linux/{'arm64' if architecture.name == lambda_.Architecture.ARM_64.name else 'amd64'}",
+            command=["bash", "-c", docker_command],
+            local=LocalPipBundler(function_dir=function_dir, runtime=runtime, architecture=architecture),
+        ),
+    )

@@ -1,0 +1,184 @@
+"""Per-environment configuration: one typed, validated value built from ``cdk.json`` context and ``-c`` overrides.
+
+Lookup order for every setting: ``-c payment:<setting>=...`` on the command line, then the entry for this
+environment under ``payment:environments`` in ``cdk.json``, then ``payment:defaults``. Constructs receive these
+values; only this module looks at environment names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk.aws_logs import RetentionDays
+
+DEFAULTS_KEY = "payment:defaults"
+ENVIRONMENTS_KEY = "payment:environments"
+OVERRIDE_PREFIX = "payment:"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_REMOVAL_POLICIES = {"destroy": RemovalPolicy.DESTROY, "retain": RemovalPolicy.RETAIN}
+# The retention periods CloudWatch Logs accepts, by number of days.
+_RETENTION_DAYS = {
+    1: RetentionDays.ONE_DAY,
+    3: RetentionDays.THREE_DAYS,
+    5: RetentionDays.FIVE_DAYS,
+    7: RetentionDays.ONE_WEEK,
+    14: RetentionDays.TWO_WEEKS,
+    30: RetentionDays.ONE_MONTH,
+    60: RetentionDays.TWO_MONTHS,
+    90: RetentionDays.THREE_MONTHS,
+    120: RetentionDays.FOUR_MONTHS,
+    150: RetentionDays.FIVE_MONTHS,
+    180: RetentionDays.SIX_MONTHS,
+    365: RetentionDays.ONE_YEAR,
+    400: RetentionDays.THIRTEEN_MONTHS,
+    545: RetentionDays.EIGHTEEN_MONTHS,
+    731: RetentionDays.TWO_YEARS,
+    1827: RetentionDays.FIVE_YEARS,
+    3653: RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the setting and where to set it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentConfig:
+    """Everything that differs between environments."""
+
+    env_name: str
+    cors_allowed_origins: tuple[str, ...]
+    log_level: str
+    removal_policy_name: str
+    log_retention_days: int
+    api_throttle_rate_limit: int
+    api_throttle_burst_limit: int
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """DESTROY for throw-away branch environments, RETAIN for production-like ones."""
+        return _REMOVAL_POLICIES[self.removal_policy_name]
+
+    @property
+    def log_retention(self) -> RetentionDays:
+        return _RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def stack_name(self) -> str:
+        return f"Payment-{self.env_name}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return parameter_prefix(self.env_name)
+
+    @property
+    def stripe_secret_key_parameter_name(self) -> str:
+        return stripe_secret_key_parameter_name(self.env_name)
+
+
+def parameter_prefix(env_name: str) -> str:
+    """Root of an environment's SSM parameters, e.g. ``/main/service/payment``."""
+    return f"/{env_name}/service/payment"
+
+
+def stripe_secret_key_parameter_name(env_name: str) -> str:
+    """The SecureString operators put the Stripe secret key in; the service only reads it."""
+    return f"{parameter_prefix(env_name)}/stripe/secretKey"
+
+
+def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfig:
+    """Build the configuration of ``env_name`` from CDK context (``context`` is ``node.try_get_context``).
+
+    Raises ``ConfigError`` for a missing or invalid setting.
+    """
+    if context(DEFAULTS_KEY) is None:
+        raise ConfigError(
+            f"no {DEFAULTS_KEY} in the CDK context: run the app through the CDK CLI (e.g. `make synth`) "
+            "so that cdk.json is read"
+        )
+    defaults = _as_mapping(context(DEFAULTS_KEY), DEFAULTS_KEY)
+    per_env = _as_mapping(context(ENVIRONMENTS_KEY), ENVIRONMENTS_KEY)
+    env_settings = _as_mapping(per_env.get(env_name), f"{ENVIRONMENTS_KEY}.{env_name}")
+
+    def setting(name: str) -> Any:
+        override = context(f"{OVERRIDE_PREFIX}{name}")
+        if override is not None:
+            return override
+        if name in env_settings:
+            return env_settings[name]
+        if name in defaults:
+            return defaults[name]
+        raise ConfigError(f"setting {name!r} is missing: add it to {DEFAULTS_KEY} in cdk.json")
+
+    return PaymentConfig(
+        env_name=env_name,
+        cors_allowed_origins=_as_origins(setting("corsAllowedOrigins")),
+        log_level=_as_choice(setting("logLevel"), "logLevel", LOG_LEVELS),
+        removal_policy_name=_as_choice(setting("removalPolicy"), "removalPolicy", tuple(_REMOVAL_POLICIES)),
+        log_retention_days=_as_retention_days(setting("logRetentionDays")),
+        api_throttle_rate_limit=_as_positive_int(setting("apiThrottleRateLimit"), "apiThrottleRateLimit"),
+        api_throttle_burst_limit=_as_positive_int(setting("apiThrottleBurstLimit"), "apiThrottleBurstLimit"),
+    )
+
+
+def _as_mapping(value: object, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = _parse_json(value, where)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be an object, got {value!r}")
+    return value
+
+
+def _parse_json(text: str, where: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where} is not valid JSON: {error}") from None
+
+
+def _as_positive_int(value: object, name: str) -> int:
+    # `-c` overrides arrive as strings; cdk.json values as numbers.
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"setting {name!r} must be a positive integer, got {value!r}")
+    return value
+
+
+def _as_retention_days(value: object) -> int:
+    days = _as_positive_int(value, "logRetentionDays")
+    if days not in _RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in _RETENTION_DAYS)
+        raise ConfigError(f"setting 'logRetentionDays' must be one of {allowed}, got {days}")
+    return days
+
+
+def _as_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    normalised = value.strip() if isinstance(value, str) else value
+    for choice in choices:
+        if isinstance(normalised, str) and normalised.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"setting {name!r} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _as_origins(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        stripped = value.strip()
+        value = _parse_json(stripped, "corsAllowedOrigins") if stripped.startswith("[") else stripped.split(",")
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"setting 'corsAllowedOrigins' must be a non-empty list of origins, got {value!r}")
+    origins = tuple(str(origin).strip() for origin in value)
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")) or origin.endswith("/"):
+            raise ConfigError(
+                f"setting 'corsAllowedOrigins' holds {origin!r}: each origin must be scheme://host[:port] "
+                "without a trailing slash, and '*' is not allowed for a payment API"
+            )
+    return origins

@@ -1,0 +1,89 @@
+"""Per-environment configuration: defaults from cdk.json, per-environment entries, `-c payment:...` overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import RemovalPolicy
+from aws_cdk.aws_logs import RetentionDays
+
+from payment_stack.config import ConfigError, PaymentConfig, load_config
+from tests.cdk_support import CDK_JSON_CONTEXT
+
+
+def config_for(env_name: str, **overrides: Any) -> PaymentConfig:
+    context = {**CDK_JSON_CONTEXT, **{f"payment:{key}": value for key, value in overrides.items()}}
+    return load_config(env_name=env_name, context=context.get)
+
+
+def test_branch_environments_are_destroyable_with_cdk_json_defaults() -> None:
+    config = config_for("feature-x")
+    assert config.removal_policy == RemovalPolicy.DESTROY
+    assert config.log_level == "INFO"
+    assert config.log_retention == RetentionDays.TWO_WEEKS
+    assert config.cors_allowed_origins == ("http://localhost:8080", "http://127.0.0.1:8080")
+    assert config.stack_name == "Payment-feature-x"
+    assert config.stripe_secret_key_parameter_name == "/feature-x/service/payment/stripe/secretKey"
+
+
+def test_production_like_environments_are_retained() -> None:
+    for env_name in ("main", "prod"):
+        assert config_for(env_name).removal_policy == RemovalPolicy.RETAIN
+
+
+def test_command_line_overrides_arrive_as_strings_and_are_parsed() -> None:
+    config = config_for(
+        "feature-x",
+        logLevel="debug",
+        apiThrottleRateLimit="7",
+        corsAllowedOrigins="https://a.example, https://b.example:8443",
+        removalPolicy="RETAIN",
+        logRetentionDays="30",
+    )
+    assert config.log_level == "DEBUG"
+    assert config.api_throttle_rate_limit == 7
+    assert config.cors_allowed_origins == ("https://a.example", "https://b.example:8443")
+    assert config.removal_policy == RemovalPolicy.RETAIN
+    assert config.log_retention == RetentionDays.ONE_MONTH
+
+
+def test_json_list_override_for_origins() -> None:
+    assert config_for("x", corsAllowedOrigins='["https://a.example"]').cors_allowed_origins == ("https://a.example",)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("logLevel", "LOUD", "logLevel"),
+        ("removalPolicy", "snapshot", "removalPolicy"),
+        ("apiThrottleRateLimit", "-1", "positive integer"),
+        ("apiThrottleBurstLimit", True, "positive integer"),
+        ("logRetentionDays", 13, "logRetentionDays"),
+        ("corsAllowedOrigins", "*", "not allowed"),
+        ("corsAllowedOrigins", "https://a.example/", "trailing slash"),
+        ("corsAllowedOrigins", "ftp://a.example", "scheme"),
+        ("corsAllowedOrigins", [], "non-empty"),
+        ("corsAllowedOrigins", "[not json", "not valid JSON"),
+    ],
+)
+def test_invalid_settings_name_the_setting(setting: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_for("feature-x", **{setting: value})
+
+
+def test_missing_defaults_say_to_use_the_cli() -> None:
+    with pytest.raises(ConfigError, match="CDK CLI"):
+        load_config(env_name="x", context=lambda _key: None)
+
+
+def test_a_missing_setting_is_named() -> None:
+    context = {"payment:defaults": {"logLevel": "INFO"}}
+    with pytest.raises(ConfigError, match="corsAllowedOrigins"):
+        load_config(env_name="x", context=context.get)
+
+
+def test_config_is_immutable() -> None:
+    config = config_for("x")
+    with pytest.raises(AttributeError):
+        config.log_level = "DEBUG"  # type: ignore[misc]

@@ -1,0 +1,123 @@
+"""CDK assertions on the Payment-<env> stack and the function construct every payment function is built with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import Duration
+from aws_cdk.assertions import Match, Template
+
+from payment_stack.app_builder import build_app
+from payment_stack.environment import EnvironmentNameError
+from payment_stack.payment_function import PaymentFunction
+from payment_stack.payment_service_stack import PaymentStack
+from tests.cdk_support import make_app
+
+
+def stack_for(env: str, **context: Any) -> PaymentStack:
+    return build_app(make_app(env=env, **context), environ={})
+
+
+def add_sample_function(stack: PaymentStack) -> PaymentFunction:
+    config = stack.config
+    return PaymentFunction(
+        stack,
+        "Sample",
+        function_dir="collect",
+        handler="lambdas.collect.handler.handler",
+        description="sample",
+        timeout=Duration.seconds(10),
+        memory_size=256,
+        log_level=config.log_level,
+        log_retention=config.log_retention,
+        removal_policy=config.removal_policy,
+        environment={"PAYMENT_API_URL": "https://example.invalid/Prod"},
+    )
+
+
+def test_stack_is_named_and_tagged_after_the_sanitised_environment() -> None:
+    stack = stack_for("feature/ABC-12_x")
+    assert stack.stack_name == "Payment-feature-ABC-12-x"
+    assert stack.tags.tag_values() == {"service": "payment", "env": "feature-ABC-12-x"}
+
+
+def test_aws_branch_is_used_when_no_context_is_given() -> None:
+    stack = build_app(make_app(), environ={"AWS_BRANCH": "release/3.1"})
+    assert stack.stack_name == "Payment-release-3-1"
+
+
+def test_unresolvable_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("payment_stack.environment.current_git_branch", lambda: None)
+    with pytest.raises(EnvironmentNameError, match="-c env=NAME"):
+        build_app(make_app(), environ={})
+
+
+def test_functions_use_the_newest_python_on_arm_with_tracing_and_powertools_settings() -> None:
+    stack = stack_for("feature-x", **{"payment:logLevel": "DEBUG"})
+    add_sample_function(stack)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "lambdas.collect.handler.handler",
+            "Timeout": 10,
+            "MemorySize": 256,
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {
+                "Variables": {
+                    "POWERTOOLS_SERVICE_NAME": "payment",
+                    "POWERTOOLS_METRICS_NAMESPACE": "ServerlessAirline",
+                    "POWERTOOLS_LOG_LEVEL": "DEBUG",
+                    "PAYMENT_API_URL": "https://example.invalid/Prod",
+                }
+            },
+            "Tags": Match.array_with([{"Key": "env", "Value": "feature-x"}, {"Key": "service", "Value": "payment"}]),
+        },
+    )
+
+
+def test_branch_environment_log_groups_are_destroyed_with_the_stack() -> None:
+    stack = stack_for("feature-x")
+    add_sample_function(stack)
+    Template.from_stack(stack).has_resource(
+        "AWS::Logs::LogGroup",
+        {"Properties": {"RetentionInDays": 14}, "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"},
+    )
+
+
+def test_production_like_environment_log_groups_are_retained() -> None:
+    stack = stack_for("main")
+    add_sample_function(stack)
+    Template.from_stack(stack).has_resource(
+        "AWS::Logs::LogGroup",
+        {"Properties": {"RetentionInDays": 90}, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+    )
+
+
+# Names that only need to be unique inside their parent resource, not in the account.
+PARENT_SCOPED_NAMES = {("AWS::IAM::Policy", "PolicyName")}
+
+
+def physical_names(template: Template) -> set[str]:
+    """Every explicitly set account-level name (properties ending in ``Name`` with a literal string value)."""
+    names: set[str] = set()
+    for resource in template.to_json()["Resources"].values():
+        for key, value in resource.get("Properties", {}).items():
+            scoped = (resource["Type"], key) in PARENT_SCOPED_NAMES
+            if key.endswith("Name") and isinstance(value, str) and not scoped:
+                names.add(value)
+    return names
+
+
+def test_two_environments_in_one_account_share_no_physical_name() -> None:
+    app = make_app()
+    first = build_app(app, environ={"AWS_BRANCH": "feature/one"})
+    second_app = make_app()
+    second = build_app(second_app, environ={"AWS_BRANCH": "feature/two"})
+    for stack in (first, second):
+        add_sample_function(stack)
+    assert first.stack_name != second.stack_name
+    assert physical_names(Template.from_stack(first)).isdisjoint(physical_names(Template.from_stack(second)))

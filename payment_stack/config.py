@@ -58,6 +58,13 @@ class PaymentConfig:
     log_retention_days: int
     api_throttle_rate_limit: int
     api_throttle_burst_limit: int
+    max_charge_amounts: tuple[tuple[str, int], ...]
+    api_gateway_cloud_watch_role: bool
+
+    @property
+    def max_charge_amounts_by_currency(self) -> dict[str, int]:
+        """Accepted currencies (lower-case ISO 4217) and the largest charge in each, in the smallest unit."""
+        return dict(self.max_charge_amounts)
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -123,6 +130,8 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         log_retention_days=_as_retention_days(setting("logRetentionDays")),
         api_throttle_rate_limit=_as_positive_int(setting("apiThrottleRateLimit"), "apiThrottleRateLimit"),
         api_throttle_burst_limit=_as_positive_int(setting("apiThrottleBurstLimit"), "apiThrottleBurstLimit"),
+        max_charge_amounts=_as_max_amounts(setting("maxChargeAmounts")),
+        api_gateway_cloud_watch_role=_as_bool(setting("apiGatewayCloudWatchRole"), "apiGatewayCloudWatchRole"),
     )
 
 
@@ -150,6 +159,26 @@ def _as_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"setting {name!r} must be a positive integer, got {value!r}")
     return value
+
+
+def _as_bool(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(f"setting {name!r} must be true or false, got {value!r}")
+
+
+def _as_max_amounts(value: object) -> tuple[tuple[str, int], ...]:
+    amounts = _as_mapping(value, "maxChargeAmounts")
+    if not amounts:
+        raise ConfigError("setting 'maxChargeAmounts' must name at least one currency")
+    result = []
+    for currency, maximum in sorted(amounts.items()):
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+            raise ConfigError(f"setting 'maxChargeAmounts' has {currency!r}: currencies are 3-letter ISO 4217 codes")
+        result.append((currency.lower(), _as_positive_int(maximum, f"maxChargeAmounts.{currency}")))
+    return tuple(result)
 
 
 def _as_retention_days(value: object) -> int:

@@ -87,3 +87,24 @@ def test_config_is_immutable() -> None:
     config = config_for("x")
     with pytest.raises(AttributeError):
         config.log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_max_charge_amounts_are_per_lower_case_currency() -> None:
+    config = config_for("x", maxChargeAmounts='{"USD": 500, "jpy": "70000"}')
+    assert config.max_charge_amounts_by_currency == {"usd": 500, "jpy": 70000}
+
+
+@pytest.mark.parametrize("value", ['{"dollars": 5}', '{"usd": 0}', "{}", '{"usd": 1.5}'])
+def test_invalid_max_charge_amounts_are_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="maxChargeAmounts"):
+        config_for("x", maxChargeAmounts=value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("TRUE", True), (False, False)])
+def test_cloud_watch_role_flag_parses(value: object, expected: bool) -> None:
+    assert config_for("x", apiGatewayCloudWatchRole=value).api_gateway_cloud_watch_role is expected
+
+
+def test_cloud_watch_role_flag_rejects_other_values() -> None:
+    with pytest.raises(ConfigError, match="true or false"):
+        config_for("x", apiGatewayCloudWatchRole="maybe")

@@ -19,6 +19,7 @@ DEFAULTS_KEY = "payment:defaults"
 ENVIRONMENTS_KEY = "payment:environments"
 OVERRIDE_PREFIX = "payment:"
 
+ISO_CURRENCY_LENGTH = 3
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _REMOVAL_POLICIES = {"destroy": RemovalPolicy.DESTROY, "retain": RemovalPolicy.RETAIN}
 # The retention periods CloudWatch Logs accepts, by number of days.
@@ -175,7 +176,12 @@ def _as_max_amounts(value: object) -> tuple[tuple[str, int], ...]:
         raise ConfigError("setting 'maxChargeAmounts' must name at least one currency")
     result = []
     for currency, maximum in sorted(amounts.items()):
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        if not (
+            isinstance(currency, str)
+            and len(currency) == ISO_CURRENCY_LENGTH
+            and currency.isascii()
+            and currency.isalpha()
+        ):
             raise ConfigError(f"setting 'maxChargeAmounts' has {currency!r}: currencies are 3-letter ISO 4217 codes")
         result.append((currency.lower(), _as_positive_int(maximum, f"maxChargeAmounts.{currency}")))
     return tuple(result)

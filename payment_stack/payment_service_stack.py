@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
+from payment_stack.payment_api import PaymentApi
 
 
 class PaymentStack(Stack):
@@ -18,6 +19,11 @@ class PaymentStack(Stack):
         for key, value in service_tags(config).items():
             Tags.of(self).add(key, value)
         self.config = config
+
+        self.payment_api = PaymentApi(self, "PaymentApi", config=config)
+        CfnOutput(
+            self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
+        )
 
 
 def service_tags(config: PaymentConfig) -> dict[str, str]:

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Safe defaults for every test: fake AWS credentials (nothing can reach a real account), Powertools as in Lambda
+# without X-Ray, and the payment API function's configuration.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "POWERTOOLS_SERVICE_NAME": "payment",
+        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessAirline",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "STRIPE_SECRET_KEY_PARAMETER": "/test/service/payment/stripe/secretKey",
+        "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:8080,https://shop.example",
+        "MAX_CHARGE_AMOUNTS": '{"eur": 1000000, "jpy": 100000000, "usd": 1000000}',
+        "IDEMPOTENCY_TABLE_NAME": "test-idempotency",
+    }
+)
+for variable in ("AWS_PROFILE", "STRIPE_API_BASE"):
+    os.environ.pop(variable, None)
+
+pytest_plugins = ["tests.fixtures.payment_api"]
 
 TESTS_ROOT = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "e2e")

@@ -98,7 +98,7 @@ def test_production_like_environment_log_groups_are_retained() -> None:
 
 
 # Names that only need to be unique inside their parent resource, not in the account.
-PARENT_SCOPED_NAMES = {("AWS::IAM::Policy", "PolicyName")}
+PARENT_SCOPED_NAMES = {("AWS::IAM::Policy", "PolicyName"), ("AWS::ApiGateway::Stage", "StageName")}
 
 
 def physical_names(template: Template) -> set[str]:

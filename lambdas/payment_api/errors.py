@@ -1,0 +1,95 @@
+"""The payment API's errors: each carries the HTTP status and machine-readable code a client receives.
+
+Handlers raise these; one exception handler turns them into ``{"message", "code"}`` responses. Messages are
+written for clients: they never hold provider internals, keys or card data.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class PaymentError(Exception):
+    """Base class; ``status`` and ``code`` are the HTTP answer, ``str(error)`` its message."""
+
+    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+    code: str = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, str]:
+        return {"message": str(self), "code": self.code}
+
+
+class InvalidRequest(PaymentError):
+    """400: the request is malformed, mistyped, or asks for something impossible (e.g. an amount too large)."""
+
+
+class PayloadTooLarge(PaymentError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(PaymentError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    code = "unsupported_media_type"
+
+
+class CardDeclined(PaymentError):
+    """402: the card issuer declined; ``decline_code`` says why (e.g. ``insufficient_funds``)."""
+
+    status = HTTPStatus.PAYMENT_REQUIRED
+    code = "card_declined"
+
+    def __init__(self, message: str, *, decline_code: str | None) -> None:
+        super().__init__(message)
+        self.decline_code = decline_code or "generic_decline"
+
+    def body(self) -> dict[str, str]:
+        return {**super().body(), "decline_code": self.decline_code}
+
+
+class PaymentNotFound(PaymentError):
+    status = HTTPStatus.NOT_FOUND
+    code = "payment_not_found"
+
+
+class PaymentConflict(PaymentError):
+    """409: the payment is in a state that forbids the operation (already captured, refunded, cancelled...)."""
+
+    status = HTTPStatus.CONFLICT
+    code = "payment_state_conflict"
+
+
+class RequestInProgress(PaymentError):
+    """409: the same idempotency key is being processed right now; retrying later returns its result."""
+
+    status = HTTPStatus.CONFLICT
+    code = "request_in_progress"
+
+
+class ProviderRateLimited(PaymentError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "provider_rate_limited"
+
+
+class ProviderUnavailable(PaymentError):
+    """502: the payment provider failed or could not be reached."""
+
+    status = HTTPStatus.BAD_GATEWAY
+    code = "provider_error"
+
+
+class ProviderTimeout(PaymentError):
+    status = HTTPStatus.GATEWAY_TIMEOUT
+    code = "provider_timeout"
+
+
+class ProviderNotConfigured(PaymentError):
+    """503: the provider's secret key is missing or unreadable (an operator has to put it in place)."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "provider_not_configured"

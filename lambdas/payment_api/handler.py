@@ -1,0 +1,202 @@
+"""The payment API function: ``POST /charge`` (public), ``POST /capture`` and ``POST /refund`` (IAM-signed).
+
+In: API Gateway REST proxy events. Out: ``200`` with ``{"createdCharge"|"capturedCharge"|"createdRefund": {...}}``,
+or ``{"message", "code"}`` with 400 (invalid request), 402 (declined, plus ``decline_code``), 404 (unknown payment
+or route), 409 (state conflict, key reuse, request in progress), 413, 415, 429 (provider rate limit), 502/504
+(provider failure/timeout) or 503 (provider not configured / idempotency store down). Every money-moving call is
+idempotent: a replay of the same key returns the first result and moves no money.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.payment_api.domain import Operation
+from lambdas.payment_api.errors import (
+    CardDeclined,
+    InvalidRequest,
+    PaymentConflict,
+    PaymentError,
+    RequestInProgress,
+)
+from lambdas.payment_api.service import Command, PaymentService, charge_command, payment_command
+from lambdas.payment_api.settings import (
+    IDEMPOTENCY_RECORD_SECONDS,
+    SECRET_KEY_CACHE_SECONDS,
+    STRIPE_CONNECT_TIMEOUT_SECONDS,
+    STRIPE_READ_TIMEOUT_SECONDS,
+    Settings,
+)
+from lambdas.payment_api.stripe_key import ssm_key_reader
+from lambdas.payment_api.stripe_provider import StripeProvider
+from lambdas.payment_api.validation import parse_charge, parse_idempotency_key, parse_json_object, parse_payment
+
+settings = Settings.from_environ(os.environ)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(
+    cors=CORSConfig(
+        allow_origin=settings.cors_allowed_origins[0],
+        extra_origins=list(settings.cors_allowed_origins[1:]),
+        allow_headers=["Idempotency-Key"],
+        max_age=600,
+    )
+)
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="idempotency_key",
+    payload_validation_jmespath="[operation, charge, payment]",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=IDEMPOTENCY_RECORD_SECONDS,
+)
+idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
+
+_SUCCESS_METRICS = {Operation.AUTHORIZE: "ChargeAuthorized", Operation.CAPTURE: "PaymentCaptured"}
+
+
+@functools.cache
+def payment_service() -> PaymentService:
+    """Built on first use and kept for the container's life (one Stripe client and connection pool)."""
+    provider = StripeProvider(
+        key_source=ssm_key_reader(settings.stripe_secret_key_parameter, max_age_seconds=SECRET_KEY_CACHE_SECONDS),
+        api_base=settings.stripe_api_base,
+        connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
+    )
+    return PaymentService(provider)
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]
+    data_keyword_argument="command", config=idempotency_config, persistence_store=idempotency_store
+)
+def execute_once(*, command: Command) -> dict[str, Any]:
+    return payment_service().execute(command)
+
+
+def run(command: Command) -> dict[str, Any]:
+    """Execute ``command`` at most once per idempotency key; replays return the stored first result."""
+    try:
+        result: dict[str, Any] = execute_once(command=command)
+    except IdempotencyValidationError:
+        raise PaymentConflict(
+            "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise RequestInProgress("the same request is being processed; retry shortly for its result") from None
+    except IdempotencyPersistenceLayerError:
+        logger.exception("idempotency store unavailable")
+        raise _StoreUnavailable("the payment service is temporarily unavailable; retry later") from None
+    _record_success(command.operation, result)
+    return result
+
+
+class _StoreUnavailable(PaymentError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+
+
+def _record_success(operation: Operation, result: dict[str, Any]) -> None:
+    view = next(iter(result.values()))
+    if operation is Operation.REFUND:
+        name = "HoldReleased" if view.get("kind") == "hold_released" else "PaymentRefunded"
+    elif view.get("requires_action"):
+        name = "ChargeRequiresAction"
+    else:
+        name = _SUCCESS_METRICS[operation]
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    logger.info(
+        f"{operation} succeeded",
+        extra={
+            "operation": str(operation),
+            "payment_id": view.get("charge") or view.get("id"),
+            "status": view.get("status"),
+            "amount": view.get("amount"),
+            "currency": view.get("currency"),
+        },
+    )
+
+
+def _json_body() -> dict[str, Any]:
+    event = app.current_event
+    try:
+        body = event.decoded_body
+    except ValueError:
+        raise InvalidRequest("the request body is not valid UTF-8 JSON") from None
+    return parse_json_object(body, event.headers.get("content-type"))
+
+
+def _client_key() -> str | None:
+    return parse_idempotency_key(app.current_event.headers.get("idempotency-key"))
+
+
+@app.post("/charge")
+def charge() -> dict[str, Any]:
+    request = parse_charge(_json_body(), max_amounts=settings.max_charge_amounts)
+    return run(charge_command(request, client_key=_client_key()))
+
+
+@app.post("/capture")
+def capture() -> dict[str, Any]:
+    return run(payment_command(Operation.CAPTURE, parse_payment(_json_body()), client_key=_client_key()))
+
+
+@app.post("/refund")
+def refund() -> dict[str, Any]:
+    return run(payment_command(Operation.REFUND, parse_payment(_json_body()), client_key=_client_key()))
+
+
+def _error_response(status: int, body: dict[str, str]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.exception_handler(PaymentError)  # type: ignore[untyped-decorator]
+def payment_error(error: PaymentError) -> Response[Any]:
+    if isinstance(error, CardDeclined):
+        metrics.add_metric(name="ChargeDeclined", unit=MetricUnit.Count, value=1)
+    elif error.status >= HTTPStatus.INTERNAL_SERVER_ERROR or error.status == HTTPStatus.TOO_MANY_REQUESTS:
+        metrics.add_metric(name="ProviderError", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="RejectedRequest", unit=MetricUnit.Count, value=1)
+    logger.info("request answered with an error", extra={"status": int(error.status), "code": error.code})
+    return _error_response(error.status, error.body())
+
+
+@app.not_found
+def not_found(_error: Exception) -> Response[Any]:
+    return _error_response(HTTPStatus.NOT_FOUND, {"message": "no such route", "code": "not_found"})
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected_error(_error: Exception) -> Response[Any]:
+    # A bug, not a client mistake: log it in full, tell the client nothing about internals.
+    logger.exception("unexpected error")
+    metrics.add_metric(name="UnexpectedError", unit=MetricUnit.Count, value=1)
+    return _error_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "internal error", "code": "internal_error"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point: API Gateway proxy event in, proxy response out."""
+    idempotency_config.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,41 @@
+"""The payment API function's configuration, read and validated once per container from its environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SECRET_KEY_CACHE_SECONDS = 300
+# Stripe answers within a few hundred milliseconds; these bound a hung connection well inside the 12 s function
+# timeout. The SDK does not retry: callers retry with the same idempotency key, so budgets stay predictable.
+STRIPE_CONNECT_TIMEOUT_SECONDS = 2.0
+STRIPE_READ_TIMEOUT_SECONDS = 8.0
+# Kept longer than Stripe's own 24 h idempotency window and than any workflow retry schedule.
+IDEMPOTENCY_RECORD_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    stripe_secret_key_parameter: str
+    cors_allowed_origins: tuple[str, ...]
+    max_charge_amounts: Mapping[str, int]
+    idempotency_table_name: str
+    stripe_api_base: str | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Raises ``KeyError``/``ValueError`` naming the variable when the deployment is broken."""
+        origins = tuple(origin.strip() for origin in environ["CORS_ALLOWED_ORIGINS"].split(",") if origin.strip())
+        if not origins:
+            raise ValueError("CORS_ALLOWED_ORIGINS is empty")
+        amounts = json.loads(environ["MAX_CHARGE_AMOUNTS"])
+        if not isinstance(amounts, dict) or not all(isinstance(v, int) and v > 0 for v in amounts.values()):
+            raise ValueError("MAX_CHARGE_AMOUNTS must be a JSON object of currency -> positive integer")
+        return cls(
+            stripe_secret_key_parameter=environ["STRIPE_SECRET_KEY_PARAMETER"],
+            cors_allowed_origins=origins,
+            max_charge_amounts={currency.lower(): value for currency, value in amounts.items()},
+            idempotency_table_name=environ["IDEMPOTENCY_TABLE_NAME"],
+            stripe_api_base=environ.get("STRIPE_API_BASE") or None,
+        )

@@ -1,0 +1,382 @@
+"""The Stripe adapter of the payment-provider port: the only module that imports ``stripe``.
+
+Tokens, cards and sources (``tok_``/``card_``/``src_``) are pre-authorised with a Charge (``capture=false``);
+PaymentMethods (``pm_``) with a PaymentIntent (``capture_method=manual``) confirmed at once. Every Stripe failure
+is translated into a ``lambdas.payment_api.errors`` class here, and logged with Stripe's request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import stripe
+from aws_lambda_powertools import Logger
+
+from lambdas.payment_api.domain import ChargeRequest, Payment, PaymentRequest, Refund
+from lambdas.payment_api.errors import (
+    CardDeclined,
+    InvalidRequest,
+    PaymentConflict,
+    PaymentError,
+    PaymentNotFound,
+    ProviderNotConfigured,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+logger = Logger(child=True)
+
+_CONFLICT_CODES = {
+    "charge_already_captured": "already_captured",
+    "charge_already_refunded": "already_refunded",
+    "payment_intent_unexpected_state": "payment_state_conflict",
+    "charge_expired_for_capture": "authorization_expired",
+}
+# Stripe messages for these codes are written for end users and name no internals.
+_CLIENT_ERROR_CODES = {"amount_too_small", "amount_too_large", "parameter_invalid_integer", "invalid_charge_amount"}
+_HOLD_STATES = {"requires_capture", "requires_payment_method", "requires_confirmation", "requires_action"}
+
+
+class StripeProvider:
+    """A ``PaymentProvider`` backed by Stripe.
+
+    ``key_source`` returns the secret key (cached by its caller); a client is built once per key value, so one
+    HTTP connection pool serves all warm invocations. ``api_base`` overrides Stripe's URL (local mode only).
+    """
+
+    def __init__(
+        self,
+        *,
+        key_source: Callable[[], str],
+        api_base: str | None,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        self._key_source = key_source
+        self._api_base = api_base
+        self._timeout = (connect_timeout, read_timeout)
+        # localstripe (local mode) refuses parameters it does not implement; the adapter leaves those out.
+        self._localstripe = api_base is not None
+        self._client: stripe.StripeClient | None = None
+        self._client_key: str | None = None
+
+    def _stripe(self) -> stripe.StripeClient:
+        key = self._key_source()
+        if self._client is None or key != self._client_key:
+            self._client = stripe.StripeClient(
+                key,
+                base_addresses={"api": self._api_base} if self._api_base else {},
+                http_client=stripe.RequestsClient(timeout=self._timeout),
+                max_network_retries=0,
+            )
+            self._client_key = key
+        return self._client
+
+    def authorize(self, request: ChargeRequest, *, idempotency_key: str) -> Payment:
+        # The email rides in metadata so every later answer (capture, refund) can echo it; Stripe's receipt_email
+        # is not set because the airline sends its own confirmations.
+        metadata = {"email": request.email} if request.email else {}
+        with _translated_errors("authorize"):
+            client = self._stripe()
+            if request.uses_payment_method:
+                return self._authorize_intent(client, request, metadata, idempotency_key)
+            params: Any = {
+                "amount": request.amount,
+                "currency": request.currency,
+                "source": self._chargeable_source(client, request.source),
+                "capture": False,
+                "metadata": metadata,
+            }
+            if request.description:
+                params["description"] = request.description
+            charge = client.v1.charges.create(params=params, options={"idempotency_key": idempotency_key})
+            return _charge_payment(_as_dict(charge))
+
+    def _chargeable_source(self, client: stripe.StripeClient, source: str) -> str:
+        if self._localstripe and source.startswith("tok_"):
+            # localstripe refuses token ids as a charge source; the token's card id is what Stripe would charge.
+            return str(_as_dict(client.v1.tokens.retrieve(source))["card"]["id"])
+        return source
+
+    def _authorize_intent(
+        self, client: stripe.StripeClient, request: ChargeRequest, metadata: dict[str, str], idempotency_key: str
+    ) -> Payment:
+        """Create a manual-capture PaymentIntent, then confirm it (two calls, each with its own derived key)."""
+        if request.description:
+            metadata = {**metadata, "description": request.description}
+        params: Any = {
+            "amount": request.amount,
+            "currency": request.currency,
+            "payment_method": request.source,
+            "capture_method": "manual",
+            "metadata": metadata,
+        }
+        if not self._localstripe:
+            # Cards only, no redirect-based methods: so confirming needs no return_url. localstripe refuses this
+            # parameter (and already accepts nothing but cards).
+            params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+        created = _as_dict(
+            client.v1.payment_intents.create(params=params, options={"idempotency_key": f"{idempotency_key}:create"})
+        )
+        if created["status"] == "requires_confirmation":
+            confirmed: Any = client.v1.payment_intents.confirm(
+                created["id"], options={"idempotency_key": f"{idempotency_key}:confirm"}
+            )
+            created = _as_dict(confirmed)
+        payment = _intent_payment(created)
+        if payment.status not in ("requires_capture", "requires_action"):
+            raise CardDeclined("the card was not authorised", decline_code=None)
+        return payment
+
+    def capture(self, request: PaymentRequest, *, idempotency_key: str) -> Payment:
+        options: Any = {"idempotency_key": idempotency_key}
+        with _translated_errors("capture"):
+            client = self._stripe()
+            if request.payment_id.startswith("pi_"):
+                intent = _as_dict(client.v1.payment_intents.retrieve(request.payment_id))
+                _check_intent_capturable(intent, request.amount)
+                params: Any = {"expand": ["latest_charge"]}
+                if request.amount is not None:
+                    params["amount_to_capture"] = request.amount
+                captured = client.v1.payment_intents.capture(request.payment_id, params=params, options=options)
+                return _intent_payment(_as_dict(captured))
+            charge = _as_dict(client.v1.charges.retrieve(request.payment_id))
+            _check_charge_capturable(charge, request.amount)
+            capture_params: Any = {} if request.amount is None else {"amount": request.amount}
+            return _charge_payment(
+                _as_dict(client.v1.charges.capture(request.payment_id, params=capture_params, options=options))
+            )
+
+    def refund(self, request: PaymentRequest, *, idempotency_key: str) -> Refund:
+        options: Any = {"idempotency_key": idempotency_key}
+        with _translated_errors("refund"):
+            client = self._stripe()
+            if request.payment_id.startswith("pi_"):
+                return self._refund_intent(client, request, options)
+            return self._refund_charge(client, request, options)
+
+    @staticmethod
+    def _refund_intent(client: stripe.StripeClient, request: PaymentRequest, options: Any) -> Refund:
+        intent = _as_dict(client.v1.payment_intents.retrieve(request.payment_id, params={"expand": ["latest_charge"]}))
+        status = intent["status"]
+        if status == "canceled":
+            raise PaymentConflict("the payment was already released", code="already_released")
+        if status in _HOLD_STATES:
+            _check_whole_hold(request.amount, intent["amount"])
+            cancelled = _as_dict(client.v1.payment_intents.cancel(request.payment_id, options=options))
+            return Refund(
+                id=cancelled["id"],
+                kind="hold_released",
+                payment_id=cancelled["id"],
+                amount=cancelled["amount"],
+                currency=cancelled["currency"],
+                status=cancelled["status"],
+            )
+        latest = intent.get("latest_charge")
+        if not isinstance(latest, dict):
+            raise ProviderUnavailable("the payment provider gave an unexpected answer")
+        refundable = _refundable_amount(latest)
+        params = {"payment_intent": request.payment_id}
+        return _create_refund(client, request, params, refundable=refundable, options=options)
+
+    @staticmethod
+    def _refund_charge(client: stripe.StripeClient, request: PaymentRequest, options: Any) -> Refund:
+        charge = _as_dict(client.v1.charges.retrieve(request.payment_id))
+        if charge.get("refunded"):
+            raise PaymentConflict("the payment was already refunded or released", code="already_refunded")
+        params = {"charge": request.payment_id}
+        if not charge.get("captured"):
+            # Refunding an uncaptured charge is how Stripe releases its hold, always for the whole amount.
+            _check_whole_hold(request.amount, charge["amount"])
+            return _create_refund(
+                client, request, params, refundable=charge["amount"], options=options, kind="hold_released"
+            )
+        return _create_refund(client, request, params, refundable=_refundable_amount(charge), options=options)
+
+
+def _create_refund(
+    client: stripe.StripeClient,
+    request: PaymentRequest,
+    params: Any,
+    *,
+    refundable: int,
+    options: Any,
+    kind: str = "refund",
+) -> Refund:
+    if request.amount is not None:
+        if request.amount > refundable:
+            raise InvalidRequest(f"amount must be at most the refundable {refundable}", code="invalid_amount")
+        params = {**params, "amount": request.amount}
+    refund = _as_dict(client.v1.refunds.create(params=params, options=options))
+    return Refund(
+        id=refund["id"],
+        kind=kind,
+        payment_id=request.payment_id,
+        amount=refund["amount"],
+        currency=refund["currency"],
+        status=refund.get("status") or "succeeded",
+    )
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise ProviderUnavailable("the payment provider gave an unexpected answer")
+    return data
+
+
+def _check_whole_hold(amount: int | None, authorised: int) -> None:
+    if amount is not None and amount != authorised:
+        raise InvalidRequest(
+            "an uncaptured hold is released whole: omit amount or send the authorised amount", code="invalid_amount"
+        )
+
+
+def _check_charge_capturable(charge: dict[str, Any], amount: int | None) -> None:
+    if charge.get("refunded"):
+        raise PaymentConflict("the payment was refunded or released and cannot be captured", code="already_refunded")
+    if charge.get("captured"):
+        raise PaymentConflict("the payment was already captured", code="already_captured")
+    if charge.get("status") == "failed":
+        raise PaymentConflict("the payment failed and cannot be captured", code="payment_failed")
+    if amount is not None and amount > charge["amount"]:
+        raise InvalidRequest(f"amount must be at most the authorised {charge['amount']}", code="invalid_amount")
+
+
+def _check_intent_capturable(intent: dict[str, Any], amount: int | None) -> None:
+    status = intent["status"]
+    if status == "succeeded":
+        raise PaymentConflict("the payment was already captured", code="already_captured")
+    if status == "canceled":
+        raise PaymentConflict("the payment was released and cannot be captured", code="already_released")
+    if status != "requires_capture":
+        raise PaymentConflict(f"the payment is not authorised (status {status})", code="not_authorised")
+    capturable = intent.get("amount_capturable") or intent["amount"]
+    if amount is not None and amount > capturable:
+        raise InvalidRequest(f"amount must be at most the authorised {capturable}", code="invalid_amount")
+
+
+def _captured_amount(charge: dict[str, Any]) -> int:
+    if isinstance(charge.get("amount_captured"), int):
+        return int(charge["amount_captured"])
+    # Providers without amount_captured (localstripe) record a partial capture as a refund of the remainder.
+    return int(charge["amount"]) - int(charge.get("amount_refunded") or 0) if charge.get("captured") else 0
+
+
+def _refundable_amount(charge: dict[str, Any]) -> int:
+    captured = charge.get("amount_captured")
+    total = captured if isinstance(captured, int) else int(charge["amount"])
+    return total - int(charge.get("amount_refunded") or 0)
+
+
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _charge_payment(charge: dict[str, Any]) -> Payment:
+    try:
+        captured = bool(charge.get("captured"))
+        return Payment(
+            id=charge["id"],
+            object="charge",
+            amount=charge["amount"],
+            amount_captured=_captured_amount(charge),
+            amount_refunded=charge.get("amount_refunded") or 0,
+            currency=charge["currency"],
+            status=charge.get("status") or "unknown",
+            captured=captured,
+            refunded=bool(charge.get("refunded")),
+            receipt_url=charge.get("receipt_url"),
+            email=_metadata(charge).get("email") or charge.get("receipt_email"),
+            description=charge.get("description"),
+            created=charge.get("created") or 0,
+        )
+    except (KeyError, TypeError):
+        raise ProviderUnavailable("the payment provider gave an unexpected answer") from None
+
+
+def _intent_payment(intent: dict[str, Any]) -> Payment:
+    try:
+        latest = intent.get("latest_charge")
+        charge = latest if isinstance(latest, dict) else {}
+        status = intent["status"]
+        requires_action = status == "requires_action"
+        return Payment(
+            id=intent["id"],
+            object="payment_intent",
+            amount=intent["amount"],
+            amount_captured=intent.get("amount_received") or (_captured_amount(charge) if charge else 0),
+            amount_refunded=charge.get("amount_refunded") or 0,
+            currency=intent["currency"],
+            status=status,
+            captured=status == "succeeded",
+            refunded=bool(charge.get("refunded")),
+            receipt_url=charge.get("receipt_url"),
+            email=_metadata(intent).get("email") or intent.get("receipt_email"),
+            description=intent.get("description") or _metadata(intent).get("description"),
+            created=intent.get("created") or 0,
+            requires_action=requires_action,
+            client_secret=intent.get("client_secret") if requires_action else None,
+        )
+    except (KeyError, TypeError):
+        raise ProviderUnavailable("the payment provider gave an unexpected answer") from None
+
+
+@contextmanager
+def _translated_errors(operation: str) -> Iterator[None]:
+    """Turn every Stripe failure into the API's own error, logging Stripe's request id and error code."""
+    try:
+        yield
+    except PaymentError:
+        raise
+    except stripe.StripeError as error:
+        translated = _translate(error)
+        log = logger.error if translated.status >= 500 else logger.warning  # noqa: PLR2004
+        log(
+            "Stripe call failed",
+            extra={
+                "operation": operation,
+                "stripe_request_id": error.request_id,
+                "stripe_error_type": type(error).__name__,
+                "stripe_error_code": error.code,
+                "http_status": error.http_status,
+                "answered_with": translated.code,
+            },
+        )
+        raise translated from None
+
+
+def _translate(error: stripe.StripeError) -> PaymentError:  # noqa: PLR0911 - one branch per Stripe error class
+    if isinstance(error, stripe.CardError):
+        decline_code = getattr(error.error, "decline_code", None) if error.error else None
+        return CardDeclined(error.user_message or "the card was declined", decline_code=decline_code)
+    if isinstance(error, stripe.IdempotencyError):
+        return PaymentConflict(
+            "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
+        )
+    if isinstance(error, stripe.RateLimitError):
+        return ProviderRateLimited("the payment provider is rate limiting requests; retry later")
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        logger.error("Stripe rejected the configured secret key", extra={"stripe_request_id": error.request_id})
+        return ProviderNotConfigured("the payment provider is not configured")
+    if isinstance(error, stripe.APIConnectionError):
+        cause = error.__cause__
+        if isinstance(cause, requests.exceptions.Timeout) and not isinstance(cause, requests.exceptions.ConnectTimeout):
+            return ProviderTimeout("the payment provider did not answer in time")
+        return ProviderUnavailable("the payment provider could not be reached")
+    if isinstance(error, stripe.InvalidRequestError):
+        if error.code == "resource_missing" or error.http_status == 404:  # noqa: PLR2004
+            return PaymentNotFound("no payment with this id")
+        if error.code in _CONFLICT_CODES:
+            return PaymentConflict(
+                str(error.user_message or "the payment cannot be changed"), code=_CONFLICT_CODES[error.code]
+            )
+        if error.code in _CLIENT_ERROR_CODES and error.user_message:
+            return InvalidRequest(error.user_message, code="invalid_amount")
+        return InvalidRequest("the payment provider rejected the request", code="provider_rejected_request")
+    return ProviderUnavailable("the payment provider failed")

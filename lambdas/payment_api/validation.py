@@ -1,0 +1,126 @@
+"""Request parsing and validation for the payment API, with JSON Schema validators compiled once at import.
+
+fastjsonschema (the engine of Powertools' validation utility) is used directly so each schema is compiled once
+per container instead of on every call. Rules JSON Schema cannot express (per-currency maximum, floats that look
+like integers) are checked after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import fastjsonschema
+
+from lambdas.payment_api.domain import ChargeRequest, PaymentRequest
+from lambdas.payment_api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+
+MAX_BODY_BYTES = 8 * 1024
+PAYMENT_ID_PATTERN = r"^(ch|pi)_[A-Za-z0-9_]{1,250}\Z"
+SOURCE_PATTERN = r"^(tok|card|src|pm)_[A-Za-z0-9_]{1,250}\Z"
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_\-:.]{1,200}\Z"
+_JSON_MEDIA_TYPES = ("application/json",)
+
+_AMOUNT = {"type": "integer", "minimum": 1}
+_CHARGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "amount": _AMOUNT,
+        "currency": {"type": "string", "pattern": r"^[A-Za-z]{3}\Z"},
+        "stripeToken": {"type": "string", "pattern": SOURCE_PATTERN},
+        "description": {"type": "string", "maxLength": 500},
+        "email": {"type": "string", "maxLength": 254, "pattern": r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z"},
+    },
+    "required": ["amount", "currency", "stripeToken"],
+    "additionalProperties": False,
+}
+_PAYMENT_SCHEMA = {
+    "type": "object",
+    "properties": {"chargeId": {"type": "string", "pattern": PAYMENT_ID_PATTERN}, "amount": _AMOUNT},
+    "required": ["chargeId"],
+    "additionalProperties": False,
+}
+_IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
+
+_validate_charge = fastjsonschema.compile(_CHARGE_SCHEMA)
+_validate_payment = fastjsonschema.compile(_PAYMENT_SCHEMA)
+_validate_idempotency_key = fastjsonschema.compile(_IDEMPOTENCY_KEY_SCHEMA)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidRequest(f"the body holds {name}, which is not a number JSON allows")
+
+
+def parse_json_object(body: str | None, content_type: str | None) -> dict[str, Any]:
+    """The request body as a JSON object; floats become ``Decimal`` so they can never pass for integers.
+
+    Raises ``UnsupportedMediaType`` for a non-JSON content type, ``PayloadTooLarge`` above ``MAX_BODY_BYTES``,
+    ``InvalidRequest`` for an empty, malformed or non-object body.
+    """
+    if content_type is not None:
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type not in _JSON_MEDIA_TYPES and not media_type.endswith("+json"):
+            raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    if not body or not body.strip():
+        raise InvalidRequest("the request body is empty: send a JSON object")
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        parsed = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("the request body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return parsed
+
+
+def _check(validator: Any, data: object) -> None:
+    try:
+        validator(data)
+    except fastjsonschema.JsonSchemaValueException as error:
+        name = error.name or "data"
+        field = name.removeprefix("data").lstrip(".") or "body"
+        message = str(error.message).removeprefix(name).strip()
+        raise InvalidRequest(f"{field} {message}", code=f"invalid_{field}" if field != "body" else None) from None
+
+
+def parse_charge(data: Mapping[str, Any], *, max_amounts: Mapping[str, int]) -> ChargeRequest:
+    """A ``/charge`` body (``amount``, ``currency``, ``stripeToken``, optional ``description`` and ``email``)."""
+    _check(_validate_charge, data)
+    currency = data["currency"].lower()
+    if currency not in max_amounts:
+        accepted = ", ".join(sorted(max_amounts))
+        raise InvalidRequest(f"currency {currency!r} is not accepted (accepted: {accepted})", code="invalid_currency")
+    if data["amount"] > max_amounts[currency]:
+        raise InvalidRequest(
+            f"amount must be at most {max_amounts[currency]} {currency} (smallest unit)", code="invalid_amount"
+        )
+    return ChargeRequest(
+        amount=data["amount"],
+        currency=currency,
+        source=data["stripeToken"],
+        description=data.get("description"),
+        email=data.get("email"),
+    )
+
+
+def parse_payment(data: Mapping[str, Any]) -> PaymentRequest:
+    """A ``/capture`` or ``/refund`` body (``chargeId``: ``ch_...``/``pi_...``, optional partial ``amount``)."""
+    _check(_validate_payment, data)
+    return PaymentRequest(payment_id=data["chargeId"], amount=data.get("amount"))
+
+
+def parse_idempotency_key(value: str | None) -> str | None:
+    """The client's ``Idempotency-Key`` header, if any: 1-200 characters of ``A-Z a-z 0-9 _ - : .``."""
+    if value is None:
+        return None
+    try:
+        _validate_idempotency_key(value)
+    except fastjsonschema.JsonSchemaValueException:
+        raise InvalidRequest(
+            "the Idempotency-Key header must be 1-200 characters of letters, digits, '_', '-', ':' or '.'",
+            code="invalid_idempotency_key",
+        ) from None
+    return value

@@ -1,0 +1,460 @@
+"""CDK assertions on the PaymentApi construct as ``Payment-<env>`` composes it (asset bundling skipped)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+import pytest
+from aws_cdk import CfnElement
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from payment_stack.app_builder import build_app
+from payment_stack.payment_service_stack import PaymentStack
+from tests.cdk_support import make_app
+
+ENV = "feature-x"
+API_HANDLER = "lambdas.payment_api.handler.handler"
+STRIPE_KEY_PARAMETER_ARN_SUFFIX = f":parameter/{ENV}/service/payment/stripe/secretKey"
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+BUSINESS_VARIABLES = {
+    "STRIPE_SECRET_KEY_PARAMETER",
+    "CORS_ALLOWED_ORIGINS",
+    "MAX_CHARGE_AMOUNTS",
+    "IDEMPOTENCY_TABLE_NAME",
+}
+
+
+def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
+    return build_app(make_app(env=env, **context), environ={})
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template.from_stack(stack_for())
+
+
+def resources_of(template: Template, resource_type: str) -> dict[str, Any]:
+    return dict(template.find_resources(resource_type))
+
+
+def methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(path part, HTTP method)`` → the Method's properties, following ``ResourceId`` to the Resource's PathPart."""
+    resources = resources_of(template, "AWS::ApiGateway::Resource")
+    routes: dict[tuple[str, str], dict[str, Any]] = {}
+    for method in resources_of(template, "AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        resource_ref = properties["ResourceId"].get("Ref")
+        path_part = resources[resource_ref]["Properties"]["PathPart"] if resource_ref in resources else "/"
+        routes[(path_part, properties["HttpMethod"])] = properties
+    return routes
+
+
+def render(value: Any, template: Template) -> str:
+    """A string or ``Fn::Join`` as text: a Ref to a Stage becomes its StageName, any other Ref ``${LogicalId}``."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render(part, template) for part in parts)
+    if "Ref" in value:
+        stages = resources_of(template, "AWS::ApiGateway::Stage")
+        if value["Ref"] in stages:
+            return str(stages[value["Ref"]]["Properties"]["StageName"])
+        return "${" + str(value["Ref"]) + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def api_function(template: Template) -> tuple[str, dict[str, Any]]:
+    functions = {
+        logical_id: resource
+        for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
+        if resource["Properties"]["Handler"] == API_HANDLER
+    }
+    assert len(functions) == 1, f"expected one payment API function, found {sorted(functions)}"
+    return next(iter(functions.items()))
+
+
+def statements_of_role(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def resources_in(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return list(resource) if isinstance(resource, list) else [resource]
+
+
+def api_function_statements(template: Template) -> list[dict[str, Any]]:
+    _, function = api_function(template)
+    role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return statements_of_role(template, role_logical_id)
+
+
+def only_logical_id(template: Template, resource_type: str) -> str:
+    found = resources_of(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found))
+
+
+# --- routes and authorisation ---------------------------------------------------------------------------------------
+
+
+def test_three_routes_are_created(template: Template) -> None:
+    # Given the default feature-x stack (fixture)
+    # When the API resources are listed
+    path_parts = {r["Properties"]["PathPart"] for r in resources_of(template, "AWS::ApiGateway::Resource").values()}
+    # Then there are exactly /charge, /capture and /refund
+    assert path_parts == {"charge", "capture", "refund"}
+    template.resource_count_is("AWS::ApiGateway::Resource", 3)
+
+
+def test_charge_is_public_and_capture_and_refund_require_iam(template: Template) -> None:
+    # Given the default stack
+    # When the methods are resolved to their routes
+    authorization = {route: props["AuthorizationType"] for route, props in methods_by_route(template).items()}
+    # Then /charge (POST and its preflight) is open, /capture and /refund are AWS_IAM, and nothing else exists
+    assert authorization == {
+        ("charge", "POST"): "NONE",
+        ("charge", "OPTIONS"): "NONE",
+        ("capture", "POST"): "AWS_IAM",
+        ("refund", "POST"): "AWS_IAM",
+    }
+
+
+def test_every_route_proxies_to_the_one_api_function(template: Template) -> None:
+    # Given the default stack
+    function_logical_id, _ = api_function(template)
+    # When the POST integrations are inspected
+    posts = {path: props for (path, method), props in methods_by_route(template).items() if method == "POST"}
+    # Then all three are Lambda proxy integrations of that same function
+    for path, props in posts.items():
+        integration = props["Integration"]
+        assert integration["Type"] == "AWS_PROXY", path
+        assert {"Fn::GetAtt": [function_logical_id, "Arn"]} in integration["Uri"]["Fn::Join"][1], path
+    assert set(posts) == {"charge", "capture", "refund"}
+
+
+def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_test_invoke(
+    template: Template,
+) -> None:
+    # Given the default stack
+    # When the function's invoke permissions are rendered
+    source_arns = sorted(
+        render(permission["Properties"]["SourceArn"], template)
+        for permission in resources_of(template, "AWS::Lambda::Permission").values()
+    )
+    # Then there is one per route, all on stage Prod (allow_test_invoke=False adds no test-invoke-stage permission)
+    assert [arn.rsplit("/", 3)[1:] for arn in source_arns] == [
+        ["Prod", "POST", "capture"],
+        ["Prod", "POST", "charge"],
+        ["Prod", "POST", "refund"],
+    ]
+
+
+# --- CORS ----------------------------------------------------------------------------------------------------------
+
+
+def test_charge_preflight_allows_the_configured_origins_and_the_idempotency_header() -> None:
+    # Given three configured front-end origins
+    origins = ["https://a.example.com", "https://b.example.com", "https://c.example.com"]
+    template = Template.from_stack(stack_for(**{"payment:corsAllowedOrigins": ",".join(origins)}))
+    # When the /charge OPTIONS integration response is read
+    preflight = methods_by_route(template)[("charge", "OPTIONS")]
+    (response,) = preflight["Integration"]["IntegrationResponses"]
+    headers = response["ResponseParameters"]
+    velocity = response["ResponseTemplates"]["application/json"]
+    # Then CDK puts the first origin in the static header and matches the others in a velocity template
+    assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{origins[0]}'"
+    for origin in origins[1:]:
+        assert f'"{origin}"' in velocity
+    assert headers["method.response.header.Vary"] == "'Origin'"
+    # And the browser may send the idempotency key, and only POST is allowed, cached for 10 minutes
+    allowed_headers = headers["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")
+    assert "Idempotency-Key" in allowed_headers
+    assert "Content-Type" in allowed_headers
+    assert headers["method.response.header.Access-Control-Allow-Methods"] == "'POST,OPTIONS'"
+    assert headers["method.response.header.Access-Control-Max-Age"] == "'600'"
+    assert preflight["Integration"]["Type"] == "MOCK"
+
+
+def test_function_gets_the_same_cors_origins_as_the_preflight(template: Template) -> None:
+    # Given the default origins from cdk.json
+    # When the function's environment is read
+    _, function = api_function(template)
+    variables = function["Properties"]["Environment"]["Variables"]
+    # Then it holds the same origins, comma-separated, for the CORS headers of the POST responses
+    assert variables["CORS_ALLOWED_ORIGINS"] == "http://localhost:8080,http://127.0.0.1:8080"
+
+
+# --- stage, endpoint, gateway responses ----------------------------------------------------------------------------
+
+
+def test_stage_prod_traces_logs_access_and_throttles_from_config(template: Template) -> None:
+    # Given the default stack (throttling 50 rps / burst 100 in cdk.json)
+    # Then stage Prod has X-Ray, JSON access logs with the request id, metrics, no data trace and the throttling
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "Prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp(r'"requestId":"\$context\.requestId"'),
+            },
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "HttpMethod": "*",
+                        "ResourcePath": "/*",
+                        "ThrottlingRateLimit": 50,
+                        "ThrottlingBurstLimit": 100,
+                        "MetricsEnabled": True,
+                        "DataTraceEnabled": False,
+                    }
+                )
+            ],
+        },
+    )
+    template.resource_count_is("AWS::ApiGateway::Stage", 1)
+
+
+def test_access_logs_go_to_their_own_log_group(template: Template) -> None:
+    # Given the default stack
+    stage = next(iter(resources_of(template, "AWS::ApiGateway::Stage").values()))
+    # When the access log destination is rendered
+    destination = render(stage["Properties"]["AccessLogSetting"]["DestinationArn"], template)
+    # Then it names a log group of this stack (a Ref), retained as configured (14 days for a branch)
+    log_group_id = destination.rsplit(":log-group:", 1)[1].strip("${}")
+    log_group = resources_of(template, "AWS::Logs::LogGroup")[log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == 14
+    assert log_group["DeletionPolicy"] == "Delete"
+
+
+def test_throttling_override_flows_to_the_stage() -> None:
+    # Given throttling overridden on the command line
+    stack = stack_for(**{"payment:apiThrottleRateLimit": "7", "payment:apiThrottleBurstLimit": "9"})
+    # When the template is synthesized
+    template = Template.from_stack(stack)
+    # Then the stage uses the overridden limits
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {"MethodSettings": [Match.object_like({"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": 9})]},
+    )
+
+
+def test_api_is_regional_and_named_after_the_environment(template: Template) -> None:
+    # Given the default stack
+    # Then the REST API is regional and its name carries the environment
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi",
+        {"EndpointConfiguration": {"Types": ["REGIONAL"]}, "Name": f"payment-{ENV}"},
+    )
+    template.resource_count_is("AWS::ApiGateway::RestApi", 1)
+
+
+@pytest.mark.parametrize(
+    ("response_type", "status_code", "code"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "404", "not_found"),
+        ("ACCESS_DENIED", "403", "forbidden"),
+        ("THROTTLED", "429", "throttled"),
+        ("REQUEST_TOO_LARGE", "413", "request_too_large"),
+        ("DEFAULT_4XX", None, "bad_request"),
+        ("DEFAULT_5XX", None, "gateway_error"),
+    ],
+)
+def test_gateway_errors_are_json_like_the_functions(
+    template: Template, response_type: str, status_code: str | None, code: str
+) -> None:
+    # Given the default stack
+    # Then API Gateway's own error answers use the {"message", "code"} envelope (and a fixed status where set)
+    template.has_resource_properties(
+        "AWS::ApiGateway::GatewayResponse",
+        {
+            "ResponseType": response_type,
+            "StatusCode": status_code if status_code is not None else Match.absent(),
+            "ResponseTemplates": {
+                "application/json": f'{{"message":$context.error.messageString,"code":"{code}"}}',
+            },
+        },
+    )
+
+
+def test_gateway_error_template_renders_json_for_a_sample_message(template: Template) -> None:
+    # Given the not-found gateway response template
+    (response,) = template.find_resources(
+        "AWS::ApiGateway::GatewayResponse", {"Properties": {"ResponseType": "MISSING_AUTHENTICATION_TOKEN"}}
+    ).values()
+    body_template = response["Properties"]["ResponseTemplates"]["application/json"]
+    # When API Gateway substitutes messageString (a quoted, escaped JSON string)
+    body = body_template.replace("$context.error.messageString", json.dumps('Missing "Authentication" Token'))
+    # Then the body is valid JSON with message and code
+    assert json.loads(body) == {"message": 'Missing "Authentication" Token', "code": "not_found"}
+
+
+def test_stack_outputs_the_api_url_of_stage_prod(template: Template) -> None:
+    # Given the default stack
+    # When the PaymentApiUrl output is rendered
+    output = template.find_outputs("PaymentApiUrl")["PaymentApiUrl"]
+    url = render(output["Value"], template)
+    # Then it is the Prod stage's base URL
+    assert url.startswith("https://")
+    assert url.endswith(".execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/")
+
+
+# --- the function ----------------------------------------------------------------------------------------------------
+
+
+def test_api_function_environment_holds_only_names_and_settings(template: Template) -> None:
+    # Given the default stack
+    # When the API function's environment is read
+    _, function = api_function(template)
+    properties = function["Properties"]
+    variables = properties["Environment"]["Variables"]
+    # Then it has exactly the business settings plus Powertools' own, and no secret
+    assert set(variables) == BUSINESS_VARIABLES | POWERTOOLS_VARIABLES
+    assert variables["STRIPE_SECRET_KEY_PARAMETER"] == f"/{ENV}/service/payment/stripe/secretKey"
+    assert json.loads(variables["MAX_CHARGE_AMOUNTS"]) == {
+        "eur": 1000000,
+        "gbp": 1000000,
+        "jpy": 100000000,
+        "usd": 1000000,
+    }
+    table_id = only_logical_id(template, "AWS::DynamoDB::Table")
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": table_id}
+    assert properties["Timeout"] == 12
+    assert properties["MemorySize"] == 512
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_stripe_api_base_and_key_values_never_reach_the_template(template: Template) -> None:
+    # Given the synthesized template as text
+    text = json.dumps(template.to_json())
+    # Then the local-only override is absent and nothing looks like a Stripe key
+    assert "STRIPE_API_BASE" not in text
+    assert "sk_test_" not in text
+    assert "sk_live_" not in text
+    template.resource_count_is("AWS::SSM::Parameter", 0)
+
+
+def test_function_reads_only_the_stripe_key_parameter(template: Template) -> None:
+    # Given the API function's IAM statements
+    statements = api_function_statements(template)
+    ssm_statements = [s for s in statements if any(a.startswith("ssm:") for a in actions_of(s))]
+    # Then SSM reads are allowed on exactly the one parameter ARN, built from the environment's parameter name
+    assert ssm_statements, "the function must be able to read the Stripe key"
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                STRIPE_KEY_PARAMETER_ARN_SUFFIX,
+            ],
+        ]
+    }
+    for statement in ssm_statements:
+        assert resources_in(statement) == [expected]
+    assert "ssm:GetParameter" in {a for s in ssm_statements for a in actions_of(s)}
+    # And no statement anywhere in the stack grants an SSM action on "*"
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if any(a.startswith("ssm:") or a == "*" for a in actions_of(statement)):
+                assert "*" not in resources_in(statement)
+
+
+def test_function_uses_dynamodb_on_the_idempotency_table_only(template: Template) -> None:
+    # Given the API function's IAM statements
+    table_id = only_logical_id(template, "AWS::DynamoDB::Table")
+    dynamodb_statements = [
+        s for s in api_function_statements(template) if any(a.startswith("dynamodb:") for a in actions_of(s))
+    ]
+    # Then it may read and write items, and only in that table
+    actions = {a for s in dynamodb_statements for a in actions_of(s)}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
+    for statement in dynamodb_statements:
+        for resource in resources_in(statement):
+            assert resource in ({"Fn::GetAtt": [table_id, "Arn"]}, {"Ref": "AWS::NoValue"})
+
+
+# --- grants -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("route", "other"), [("capture", "refund"), ("refund", "capture")])
+def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, other: str) -> None:
+    # Given a role in the stack
+    stack = stack_for()
+    role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    # When it is granted one route
+    grants = {"capture": stack.payment_api.grant_capture, "refund": stack.payment_api.grant_refund}
+    assert grants[route](role).success
+    template = Template.from_stack(stack)
+    # Then it may execute-api:Invoke POST on that route of stage Prod, and nothing else
+    role_id = stack.get_logical_id(cast(CfnElement, role.node.default_child))
+    (statement,) = statements_of_role(template, role_id)
+    assert actions_of(statement) == ["execute-api:Invoke"]
+    (resource,) = resources_in(statement)
+    arn = render(resource, template)
+    assert arn.endswith(f"/Prod/POST/{route}")
+    assert other not in arn
+    assert "*" not in arn
+
+
+# --- the idempotency table and the CloudWatch role ----------------------------------------------------------------
+
+
+def test_idempotency_table_is_on_demand_with_ttl_and_point_in_time_recovery(template: Template) -> None:
+    # Given the default stack
+    # Then the table Powertools uses is keyed by id, expires records, bills per request and can be restored
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TableName": Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize(("env", "policy"), [("feature-x", "Delete"), ("main", "Retain")])
+def test_idempotency_table_follows_the_environments_removal_policy(env: str, policy: str) -> None:
+    # Given a branch environment or main
+    template = Template.from_stack(stack_for(env))
+    # Then the table is deleted with a branch stack and kept for main
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": policy, "UpdateReplacePolicy": policy})
+
+
+def test_cloudwatch_role_is_created_by_default(template: Template) -> None:
+    # Given the default configuration (apiGatewayCloudWatchRole true)
+    # Then the account-level API Gateway role for access logs is set
+    template.resource_count_is("AWS::ApiGateway::Account", 1)
+
+
+def test_cloudwatch_role_can_be_turned_off_for_local_mode() -> None:
+    # Given apiGatewayCloudWatchRole false (local mode: moto has no AWS::ApiGateway::Account)
+    template = Template.from_stack(stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
+    # Then no account-level resource or its role is created, and the API is still there
+    template.resource_count_is("AWS::ApiGateway::Account", 0)
+    template.resource_count_is("AWS::ApiGateway::RestApi", 1)
+    roles = resources_of(template, "AWS::IAM::Role")
+    assert not any("apigateway.amazonaws.com" in json.dumps(role) for role in roles.values())

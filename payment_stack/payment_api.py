@@ -21,8 +21,9 @@ CORS_ALLOWED_HEADERS = ("Content-Type", "Idempotency-Key", "Authorization", "X-A
 # API Gateway's own errors (unknown route, denied, throttled, ...) get the same JSON envelope as the function's.
 # `$context.error.messageString` is already a quoted JSON string, so it goes into the template unquoted.
 _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str], ...] = (
-    # What API Gateway answers for an unknown path or method (and for an unsigned call to an AWS_IAM method).
-    ("NotFound", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found"),
+    # API Gateway answers an unknown path or method and an unsigned call to an AWS_IAM method alike; 403 keeps a
+    # misconfigured caller (no signature) from reading it as "unknown charge".
+    ("MissingAuthentication", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "403", "missing_authentication_token"),
     ("Forbidden", apigw.ResponseType.ACCESS_DENIED, "403", "forbidden"),
     ("Throttled", apigw.ResponseType.THROTTLED, "429", "throttled"),
     ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "request_too_large"),

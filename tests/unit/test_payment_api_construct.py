@@ -267,7 +267,7 @@ def test_api_is_regional_and_named_after_the_environment(template: Template) -> 
 @pytest.mark.parametrize(
     ("response_type", "status_code", "code"),
     [
-        ("MISSING_AUTHENTICATION_TOKEN", "404", "not_found"),
+        ("MISSING_AUTHENTICATION_TOKEN", "403", "missing_authentication_token"),
         ("ACCESS_DENIED", "403", "forbidden"),
         ("THROTTLED", "429", "throttled"),
         ("REQUEST_TOO_LARGE", "413", "request_too_large"),
@@ -293,7 +293,7 @@ def test_gateway_errors_are_json_like_the_functions(
 
 
 def test_gateway_error_template_renders_json_for_a_sample_message(template: Template) -> None:
-    # Given the not-found gateway response template
+    # Given the missing-authentication gateway response template
     (response,) = template.find_resources(
         "AWS::ApiGateway::GatewayResponse", {"Properties": {"ResponseType": "MISSING_AUTHENTICATION_TOKEN"}}
     ).values()
@@ -301,7 +301,7 @@ def test_gateway_error_template_renders_json_for_a_sample_message(template: Temp
     # When API Gateway substitutes messageString (a quoted, escaped JSON string)
     body = body_template.replace("$context.error.messageString", json.dumps('Missing "Authentication" Token'))
     # Then the body is valid JSON with message and code
-    assert json.loads(body) == {"message": 'Missing "Authentication" Token', "code": "not_found"}
+    assert json.loads(body) == {"message": 'Missing "Authentication" Token', "code": "missing_authentication_token"}
 
 
 def test_stack_outputs_the_api_url_of_stage_prod(template: Template) -> None:

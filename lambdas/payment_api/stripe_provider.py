@@ -223,7 +223,19 @@ def _create_refund(
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
+    """The Stripe object as a dict (logging Stripe's request id); ``ProviderUnavailable`` if it is not one."""
+    last_response = getattr(obj, "last_response", None)
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    if last_response is not None and isinstance(data, dict):
+        logger.info(
+            "Stripe answered",
+            extra={
+                "stripe_request_id": getattr(last_response, "request_id", None),
+                "stripe_object": data.get("object"),
+                "stripe_object_id": data.get("id"),
+                "stripe_status": data.get("status"),
+            },
+        )
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise ProviderUnavailable("the payment provider gave an unexpected answer")
     return data

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The X-Ray SDK (loaded by the payment functions' Powertools Tracer) opens its UDP emitter socket on first import:
+# importing it here, while sockets are still allowed, lets sockets-off unit tests import the handlers.
+import aws_xray_sdk.core  # noqa: F401
 import pytest
 
 # Safe defaults for every test: fake AWS credentials (nothing can reach a real account), Powertools as in Lambda

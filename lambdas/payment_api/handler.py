@@ -89,7 +89,10 @@ def payment_service() -> PaymentService:
     data_keyword_argument="command", config=idempotency_config, persistence_store=idempotency_store
 )
 def execute_once(*, command: Command) -> dict[str, Any]:
-    return payment_service().execute(command)
+    """Runs only for a key's first request: replays return the stored result without coming here."""
+    result = payment_service().execute(command)
+    _record_success(command.operation, result)
+    return result
 
 
 def run(command: Command) -> dict[str, Any]:
@@ -105,7 +108,6 @@ def run(command: Command) -> dict[str, Any]:
     except IdempotencyPersistenceLayerError:
         logger.exception("idempotency store unavailable")
         raise _StoreUnavailable("the payment service is temporarily unavailable; retry later") from None
-    _record_success(command.operation, result)
     return result
 
 

@@ -1,8 +1,8 @@
 """Request parsing and validation for the payment API, with JSON Schema validators compiled once at import.
 
 fastjsonschema (the engine of Powertools' validation utility) is used directly so each schema is compiled once
-per container instead of on every call. Rules JSON Schema cannot express (per-currency maximum, floats that look
-like integers) are checked after it.
+per container instead of on every call. JSON numbers with a fraction or exponent are parsed as ``Decimal``, so
+``100.0`` can never pass for an integer; the per-currency maximum is checked after the schema.
 """
 
 from __future__ import annotations
@@ -73,22 +73,42 @@ def parse_json_object(body: str | None, content_type: str | None) -> dict[str, A
         raise InvalidRequest("the request body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    try:
+        # JSON may escape lone UTF-16 surrogates ("\ud800"), which are not text and cannot be sent on.
+        json.dumps(parsed, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("the request body holds a string that is not valid Unicode text") from None
     return parsed
 
 
-def _check(validator: Any, data: object) -> None:
+# What a malformed value should have been, in words a client understands (instead of the regular expression).
+_FORMATS = {
+    "currency": "a 3-letter ISO 4217 currency code",
+    "stripeToken": "a Stripe token, card, source or PaymentMethod id (tok_..., card_..., src_... or pm_...)",
+    "email": "an email address",
+    "chargeId": "a charge or PaymentIntent id (ch_... or pi_...)",
+}
+
+
+def _check(validator: Any, schema: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     try:
         validator(data)
     except fastjsonschema.JsonSchemaValueException as error:
         name = error.name or "data"
         field = name.removeprefix("data").lstrip(".") or "body"
-        message = str(error.message).removeprefix(name).strip()
+        if error.rule == "additionalProperties":
+            unknown = ", ".join(sorted(set(data) - set(schema["properties"])))
+            raise InvalidRequest(f"unknown field(s): {unknown}") from None
+        if error.rule == "pattern" and field in _FORMATS:
+            message = f"must be {_FORMATS[field]}"
+        else:
+            message = str(error.message).removeprefix(name).strip()
         raise InvalidRequest(f"{field} {message}", code=f"invalid_{field}" if field != "body" else None) from None
 
 
 def parse_charge(data: Mapping[str, Any], *, max_amounts: Mapping[str, int]) -> ChargeRequest:
     """A ``/charge`` body (``amount``, ``currency``, ``stripeToken``, optional ``description`` and ``email``)."""
-    _check(_validate_charge, data)
+    _check(_validate_charge, _CHARGE_SCHEMA, data)
     currency = data["currency"].lower()
     if currency not in max_amounts:
         accepted = ", ".join(sorted(max_amounts))
@@ -108,7 +128,7 @@ def parse_charge(data: Mapping[str, Any], *, max_amounts: Mapping[str, int]) -> 
 
 def parse_payment(data: Mapping[str, Any]) -> PaymentRequest:
     """A ``/capture`` or ``/refund`` body (``chargeId``: ``ch_...``/``pi_...``, optional partial ``amount``)."""
-    _check(_validate_payment, data)
+    _check(_validate_payment, _PAYMENT_SCHEMA, data)
     return PaymentRequest(payment_id=data["chargeId"], amount=data.get("amount"))
 
 

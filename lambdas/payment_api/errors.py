@@ -93,3 +93,10 @@ class ProviderNotConfigured(PaymentError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "provider_not_configured"
+
+
+class IdempotencyStoreUnavailable(PaymentError):
+    """503: the idempotency store is unreachable; retrying with the same key is safe (the provider dedups too)."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"

@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.payment_api.domain import Operation
 from lambdas.payment_api.errors import (
     CardDeclined,
+    IdempotencyStoreUnavailable,
     InvalidRequest,
     PaymentConflict,
     PaymentError,
@@ -107,13 +108,8 @@ def run(command: Command) -> dict[str, Any]:
         raise RequestInProgress("the same request is being processed; retry shortly for its result") from None
     except IdempotencyPersistenceLayerError:
         logger.exception("idempotency store unavailable")
-        raise _StoreUnavailable("the payment service is temporarily unavailable; retry later") from None
+        raise IdempotencyStoreUnavailable("the payment service is temporarily unavailable; retry later") from None
     return result
-
-
-class _StoreUnavailable(PaymentError):
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-    code = "service_unavailable"
 
 
 def _record_success(operation: Operation, result: dict[str, Any]) -> None:

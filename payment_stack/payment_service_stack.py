@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
 from payment_stack.payment_api import PaymentApi
 
@@ -23,6 +24,22 @@ class PaymentStack(Stack):
         self.payment_api = PaymentApi(self, "PaymentApi", config=config)
         CfnOutput(
             self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
+        )
+
+        self.booking_functions = BookingPaymentFunctions(
+            self, "BookingFunctions", config=config, payment_api=self.payment_api
+        )
+        CfnOutput(
+            self,
+            "CollectFunctionArn",
+            value=self.booking_functions.collect.function_arn,
+            description=f"ARN of the Collect function (also SSM {config.parameter_prefix}/function/collect)",
+        )
+        CfnOutput(
+            self,
+            "RefundFunctionArn",
+            value=self.booking_functions.refund.function_arn,
+            description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
         )
 
 

@@ -1,0 +1,30 @@
+"""Collect: captures a booking's pre-authorisation through the payment API (``POST /capture``).
+
+In: the booking state machine's state, e.g. ``{"outboundFlightId", "customerId", "chargeId", "name", "createdAt"}``;
+``chargeId`` (``ch_...``/``pi_...``) is required. Out: ``{"receiptUrl", "price"}``. Errors (class name = workflow
+error name): ``InvalidPaymentRequest``, ``PaymentDeclined``, ``PaymentNotFound``, ``PaymentConflict``,
+``PaymentForbidden``, ``UnexpectedPaymentResponse`` are final; ``PaymentServiceUnavailable`` is retryable.
+Invoking it again for the same charge never captures twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.shared.payment_task import COLLECT, payment_api_client, run_task
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+client = functools.cache(payment_api_client)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run_task(COLLECT, event, client=client, logger=logger, metrics=metrics)

@@ -1,0 +1,166 @@
+"""A local stand-in for API Gateway's REST front: HTTP in, Lambda proxy event to the real handler, HTTP out.
+
+Routes carry their authorisation type; ``AWS_IAM`` routes refuse requests without a valid SigV4 signature, and
+unknown routes get API Gateway's 403 "Missing Authentication Token" — so clients meet the same rules as on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from local_mode.sigv4 import verify_sigv4
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+ProxyHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    authorization: str  # "NONE" or "AWS_IAM", as in the template's AWS::ApiGateway::Method
+
+
+def proxy_event(
+    *,
+    method: str,
+    path: str,
+    stage: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The REST API (v1) Lambda proxy event API Gateway would send for this request."""
+    text: str | None
+    encoded = False
+    if body is None or body == b"":
+        text = None
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+    header_map = dict(headers)
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": header_map,
+        "multiValueHeaders": {name: [value] for name, value in header_map.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "accountId": "123456789012",
+            "identity": {"sourceIp": source_ip, "userAgent": header_map.get("User-Agent")},
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+class LocalApiFront:
+    """Serves ``routes`` under ``/<stage>/`` on ``host:port`` and hands each request to ``handler``."""
+
+    def __init__(
+        self,
+        *,
+        routes: Sequence[Route],
+        handler: ProxyHandler,
+        secret_for: Callable[[str], str | None],
+        stage: str = "Prod",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._routes = {(route.method, route.path): route for route in routes}
+        self._handler = handler
+        self._secret_for = secret_for
+        self._stage = stage
+        self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The stage's base URL, e.g. ``http://127.0.0.1:3000/Prod/`` (like the deployed ``PaymentApiUrl``)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/{self._stage}/"
+
+    def start(self) -> LocalApiFront:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api-front", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def respond(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request, as API Gateway would answer it: (status, headers, body)."""
+        path = raw_path.split("?", 1)[0]
+        prefix = f"/{self._stage}"
+        route = self._routes.get((method, path.removeprefix(prefix))) if path.startswith(f"{prefix}/") else None
+        if route is None:
+            return _gateway_error(403, "Missing Authentication Token", "missing_authentication_token")
+        if len(body) > MAX_BODY_BYTES:
+            return _gateway_error(413, "Request Too Long", "request_too_large")
+        if route.authorization == "AWS_IAM":
+            host = next((value for name, value in headers.items() if name.lower() == "host"), "localhost")
+            refusal = verify_sigv4(
+                method=method, url=f"http://{host}{raw_path}", headers=headers, body=body, secret_for=self._secret_for
+            )
+            if refusal is not None:
+                return _gateway_error(403, refusal, "forbidden")
+        event = proxy_event(method=method, path=route.path, stage=self._stage, headers=headers, body=body)
+        result = self._handler(event)
+        response_headers = {name: str(value) for name, value in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            response_headers[name] = ",".join(str(value) for value in values)
+        payload = result.get("body") or ""
+        data = base64.b64decode(payload) if result.get("isBase64Encoded") else str(payload).encode()
+        return int(result.get("statusCode", 502)), response_headers, data
+
+    def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(min(length, MAX_BODY_BYTES + 1)) if length else b""
+                status, headers, data = front.respond(self.command, self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the handler's own structured logs say what happened."""
+
+        return Handler
+
+
+def _gateway_error(status: int, message: str, code: str) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps({"message": message, "code": code}).encode()

@@ -1,0 +1,100 @@
+"""The Collect and Refund functions the booking workflow calls, and the SSM parameters other services find them by."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from payment_stack.config import PaymentConfig
+from payment_stack.payment_api import PaymentApi
+from payment_stack.payment_function import PaymentFunction
+
+# The HTTP call to the payment API uses connect 3 s + read 20 s (the API's own function times out after 12 s, inside
+# API Gateway's 29 s integration timeout), so the function always answers with a typed error before Lambda kills it.
+FUNCTION_TIMEOUT = Duration.seconds(30)
+# I/O bound (one signed HTTP call); Lambda allots CPU in proportion to memory, and 256 MB is enough for a fast cold
+# start (Powertools and requests imports).
+FUNCTION_MEMORY_MB = 256
+
+
+class BookingPaymentFunctions(Construct):
+    """The Collect and Refund functions of one environment and the SSM parameters that publish them.
+
+    In: ``config`` (environment name, SSM parameter prefix, log level/retention, removal policy) and ``payment_api``
+    (its base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``).
+
+    Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
+    and three String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund``
+    (the functions' ARNs, for the booking workflow) and ``/api/url`` (the API's base URL, for the front-end).
+
+    Exposes ``collect``, ``refund`` (``lambda_.Function``), ``collect_parameter``, ``refund_parameter`` and
+    ``api_url_parameter`` (``ssm.StringParameter``).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig, payment_api: PaymentApi) -> None:
+        super().__init__(scope, construct_id)
+
+        self.collect: lambda_.Function = self._function(
+            "Collect",
+            config=config,
+            payment_api=payment_api,
+            function_dir="collect",
+            description=f"Payment Collect ({config.env_name}): captures a booking's pre-authorised charge",
+        )
+        self.refund: lambda_.Function = self._function(
+            "Refund",
+            config=config,
+            payment_api=payment_api,
+            function_dir="refund",
+            description=f"Payment Refund ({config.env_name}): refunds a booking's charge or releases its hold",
+        )
+        payment_api.grant_capture(self.collect)
+        payment_api.grant_refund(self.refund)
+
+        # Physical names, but every one carries the environment, so two environments never collide.
+        self.collect_parameter = ssm.StringParameter(
+            self,
+            "CollectParameter",
+            parameter_name=f"{config.parameter_prefix}/function/collect",
+            string_value=self.collect.function_arn,
+            description=f"ARN of the payment Collect function ({config.env_name})",
+        )
+        self.refund_parameter = ssm.StringParameter(
+            self,
+            "RefundParameter",
+            parameter_name=f"{config.parameter_prefix}/function/refund",
+            string_value=self.refund.function_arn,
+            description=f"ARN of the payment Refund function ({config.env_name})",
+        )
+        self.api_url_parameter = ssm.StringParameter(
+            self,
+            "ApiUrlParameter",
+            parameter_name=f"{config.parameter_prefix}/api/url",
+            string_value=payment_api.url,
+            description=f"Base URL of the payment API, stage Prod ({config.env_name})",
+        )
+
+    def _function(
+        self,
+        construct_id: str,
+        *,
+        config: PaymentConfig,
+        payment_api: PaymentApi,
+        function_dir: str,
+        description: str,
+    ) -> lambda_.Function:
+        return PaymentFunction(
+            self,
+            construct_id,
+            function_dir=function_dir,
+            handler=f"lambdas.{function_dir}.handler.handler",
+            description=description,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=FUNCTION_MEMORY_MB,
+            log_level=config.log_level,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
+            environment={"PAYMENT_API_URL": payment_api.url},
+        ).function

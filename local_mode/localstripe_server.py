@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
     args = parser.parse_args(argv)
-    resources.Store.dump_to_disk = lambda _self: None  # type: ignore[method-assign]
+    resources.Store.dump_to_disk = lambda _self: None
     logging.basicConfig(level=logging.WARNING)
     web.run_app(server.app, host=args.host, port=args.port, print=None, access_log=None)
 

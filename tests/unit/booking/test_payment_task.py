@@ -64,7 +64,7 @@ class FakeSession:
 
 
 @pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSession]:
+def session(monkeypatch: pytest.MonkeyPatch) -> FakeSession:
     fake = FakeSession()
     credentials = botocore.session.get_session().get_credentials()
     client = PaymentApiClient(
@@ -77,7 +77,7 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSession]:
     )
     for module in (collect_handler, refund_handler):
         monkeypatch.setattr(module, "client", lambda: client)
-    yield fake
+    return fake
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_a_capture_without_receipt_url_still_answers(session: FakeSession) -> No
 def test_bad_input_is_a_final_invalid_request_without_http_call(
     session: FakeSession, module: ModuleType, state: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(InvalidPaymentRequest, match="chargeId|booking state") as raised:
+    with pytest.raises(InvalidPaymentRequest, match=r"chargeId|booking state") as raised:
         invoke(module, state)
     assert raised.value.retryable is False
     assert session.calls == []

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +27,8 @@ class Route:
     method: str
     path: str
     authorization: str  # "NONE" or "AWS_IAM", as in the template's AWS::ApiGateway::Method
+    mock: bool = False  # a MOCK integration: API Gateway answers itself (the CORS preflight)
+    mock_response: Mapping[str, Any] = field(default_factory=dict)  # its IntegrationResponses[0]
 
 
 def proxy_event(
@@ -130,6 +132,8 @@ class LocalApiFront:
             )
             if refusal is not None:
                 return _gateway_error(403, refusal, "forbidden")
+        if route.mock:
+            return mock_answer(route.mock_response, headers)
         event = proxy_event(method=method, path=route.path, stage=self._stage, headers=headers, body=body)
         result = self._handler(event)
         response_headers = {name: str(value) for name, value in (result.get("headers") or {}).items()}
@@ -160,6 +164,23 @@ class LocalApiFront:
                 """Quiet: the handler's own structured logs say what happened."""
 
         return Handler
+
+
+def mock_answer(response: Mapping[str, Any], request_headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """What API Gateway answers for a MOCK integration such as CDK's CORS preflight.
+
+    Static header values come from ``ResponseParameters`` (quoted literals); CDK's velocity template for extra
+    origins only ever sets ``Access-Control-Allow-Origin`` to the request's Origin when it is in its list.
+    """
+    headers: dict[str, str] = {}
+    for name, value in (response.get("ResponseParameters") or {}).items():
+        if name.startswith("method.response.header.") and isinstance(value, str):
+            headers[name.removeprefix("method.response.header.")] = value.strip("'")
+    origin = next((value for name, value in request_headers.items() if name.lower() == "origin"), None)
+    template = str((response.get("ResponseTemplates") or {}).get("application/json", ""))
+    if origin and f'$origin == "{origin}"' in template:
+        headers["Access-Control-Allow-Origin"] = origin
+    return int(response.get("StatusCode", "204")), headers, b""
 
 
 def _gateway_error(status: int, message: str, code: str) -> tuple[int, dict[str, str], bytes]:

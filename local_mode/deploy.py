@@ -74,11 +74,7 @@ class AssemblyDeployer:
         self._ssm.put_parameter(
             Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
         )
-        bucket = self._asset_bucket()
-        if self._region == "us-east-1":
-            self._s3.create_bucket(Bucket=bucket)
-        else:
-            self._s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self._region})
+        self._s3.create_bucket(Bucket=self._asset_bucket())  # us-east-1: no LocationConstraint
 
     def _asset_bucket(self) -> str:
         return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{local_aws.ACCOUNT_ID}-{self._region}"

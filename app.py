@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""CDK entry point: one payment stack for the environment given by ``-c env=NAME``, ``AWS_BRANCH`` or git."""
+"""CDK entry point: ``Payment-<env>`` and ``Booking-<env>`` for the environment (``-c env=NAME``, AWS_BRANCH, git)."""
 
 import sys
 
 from aws_cdk import App
 
-from payment_stack.app_builder import build_app
+from payment_stack.app_builder import build_stacks
 from payment_stack.config import ConfigError
 from payment_stack.environment import EnvironmentNameError
 
@@ -13,7 +13,7 @@ from payment_stack.environment import EnvironmentNameError
 def main() -> None:
     app = App()
     try:
-        build_app(app)
+        build_stacks(app)
     except (EnvironmentNameError, ConfigError) as error:
         sys.exit(f"error: {error}")
     app.synth()

@@ -88,7 +88,12 @@ class AssemblyDeployer:
             else:
                 body = source.read_bytes()
             for destination in asset["destinations"].values():
-                self._s3.put_object(Bucket=self._asset_bucket(), Key=destination["objectKey"], Body=body)
+                bucket = str(destination["bucketName"]).replace("${AWS::AccountId}", local_aws.ACCOUNT_ID)
+                if bucket != self._asset_bucket():
+                    raise RuntimeError(
+                        f"{stack} was synthesized for bucket {bucket}, not local mode's {self._asset_bucket()}"
+                    )
+                self._s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
 
     def deploy(self, assembly: Path, stack: str, *, timeout_seconds: float = 120) -> DeployedStack:
         self.publish_assets(assembly, stack)

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -65,7 +65,16 @@ def synthesize(*, env_name: str, outdir: Path) -> Path:
         str(outdir),
         *context,
     ]
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_VERSION_CHECK": "true"}
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CDK_DISABLE_VERSION_CHECK": "true",
+        # Local mode's region and account, whatever the shell is configured for.
+        "AWS_REGION": local_aws.REGION,
+        "AWS_DEFAULT_REGION": local_aws.REGION,
+        "CDK_DEFAULT_REGION": local_aws.REGION,
+        "CDK_DEFAULT_ACCOUNT": local_aws.ACCOUNT_ID,
+    }
     subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return outdir
 
@@ -112,6 +121,8 @@ class LocalEnvironment:
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
     _front: LocalApiFront | None = None
+    # Fault injection (tests, demos): sees each API proxy event first; a returned response replaces the handler's.
+    api_interceptor: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
 
     @property
     def aws_endpoint(self) -> str:
@@ -185,6 +196,10 @@ class LocalEnvironment:
         function_name = self.api_function_name()
 
         def invoke(event: dict[str, Any]) -> dict[str, Any]:
+            if self.api_interceptor is not None:
+                injected = self.api_interceptor(event)
+                if injected is not None:
+                    return injected
             answer = lambda_client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
             payload = json.loads(answer["Payload"].read())
             if answer.get("FunctionError"):

@@ -61,6 +61,10 @@ class PaymentConfig:
     api_throttle_burst_limit: int
     max_charge_amounts: tuple[tuple[str, int], ...]
     api_gateway_cloud_watch_role: bool
+    # Every Retry of the booking workflow starts at this interval and never waits longer than the maximum delay.
+    # Local and test environments use 1/1: moto's interpreter sleeps for real.
+    workflow_retry_interval_seconds: int
+    workflow_retry_max_delay_seconds: int
 
     @property
     def max_charge_amounts_by_currency(self) -> dict[str, int]:
@@ -81,6 +85,10 @@ class PaymentConfig:
         return f"Payment-{self.env_name}"
 
     @property
+    def booking_stack_name(self) -> str:
+        return f"Booking-{self.env_name}"
+
+    @property
     def parameter_prefix(self) -> str:
         return parameter_prefix(self.env_name)
 
@@ -92,6 +100,11 @@ class PaymentConfig:
 def parameter_prefix(env_name: str) -> str:
     """Root of an environment's SSM parameters, e.g. ``/main/service/payment``."""
     return f"/{env_name}/service/payment"
+
+
+def function_parameter_name(env_name: str, function: str) -> str:
+    """The String parameter holding a booking function's ARN: ``function`` is ``collect`` or ``refund``."""
+    return f"{parameter_prefix(env_name)}/function/{function}"
 
 
 def stripe_secret_key_parameter_name(env_name: str) -> str:
@@ -123,7 +136,7 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
             return defaults[name]
         raise ConfigError(f"setting {name!r} is missing: add it to {DEFAULTS_KEY} in cdk.json")
 
-    return PaymentConfig(
+    config = PaymentConfig(
         env_name=env_name,
         cors_allowed_origins=_as_origins(setting("corsAllowedOrigins")),
         log_level=_as_choice(setting("logLevel"), "logLevel", LOG_LEVELS),
@@ -133,7 +146,15 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         api_throttle_burst_limit=_as_positive_int(setting("apiThrottleBurstLimit"), "apiThrottleBurstLimit"),
         max_charge_amounts=_as_max_amounts(setting("maxChargeAmounts")),
         api_gateway_cloud_watch_role=_as_bool(setting("apiGatewayCloudWatchRole"), "apiGatewayCloudWatchRole"),
+        workflow_retry_interval_seconds=_as_positive_int(
+            setting("workflowRetryIntervalSeconds"), "workflowRetryIntervalSeconds"
+        ),
+        workflow_retry_max_delay_seconds=_as_positive_int(
+            setting("workflowRetryMaxDelaySeconds"), "workflowRetryMaxDelaySeconds"
+        ),
     )
+    _check_retry_timing(config)
+    return config
 
 
 def _as_mapping(value: object, where: str) -> Mapping[str, Any]:
@@ -160,6 +181,15 @@ def _as_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"setting {name!r} must be a positive integer, got {value!r}")
     return value
+
+
+def _check_retry_timing(config: PaymentConfig) -> None:
+    interval, max_delay = config.workflow_retry_interval_seconds, config.workflow_retry_max_delay_seconds
+    if max_delay < interval:
+        raise ConfigError(
+            f"setting 'workflowRetryMaxDelaySeconds' ({max_delay}) must not be smaller than "
+            f"'workflowRetryIntervalSeconds' ({interval})"
+        )
 
 
 def _as_bool(value: object, name: str) -> bool:

@@ -108,3 +108,29 @@ def test_cloud_watch_role_flag_parses(value: object, expected: bool) -> None:
 def test_cloud_watch_role_flag_rejects_other_values() -> None:
     with pytest.raises(ConfigError, match="true or false"):
         config_for("x", apiGatewayCloudWatchRole="maybe")
+
+
+def test_workflow_retry_timing_defaults_and_overrides() -> None:
+    # Given cdk.json's defaults, then local-mode timing from the command line
+    default = config_for("feature-x")
+    local = config_for("feature-x", workflowRetryIntervalSeconds="1", workflowRetryMaxDelaySeconds="1")
+    # Then every Retry of the booking workflow starts at 2 s and waits at most 60 s, or 1 s / 1 s locally
+    assert (default.workflow_retry_interval_seconds, default.workflow_retry_max_delay_seconds) == (2, 60)
+    assert (local.workflow_retry_interval_seconds, local.workflow_retry_max_delay_seconds) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"workflowRetryIntervalSeconds": "0"}, "workflowRetryIntervalSeconds.*positive integer"),
+        ({"workflowRetryMaxDelaySeconds": 1.5}, "workflowRetryMaxDelaySeconds.*positive integer"),
+        ({"workflowRetryIntervalSeconds": 30, "workflowRetryMaxDelaySeconds": 10}, "must not be smaller"),
+    ],
+)
+def test_invalid_workflow_retry_timing_is_refused(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_for("feature-x", **overrides)
+
+
+def test_booking_stack_is_named_after_the_environment() -> None:
+    assert config_for("feature-x").booking_stack_name == "Booking-feature-x"

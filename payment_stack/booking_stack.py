@@ -1,0 +1,54 @@
+"""The ``Booking-<env>`` stack: the booking workflow, finding Collect and Refund the way the Booking service does."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from constructs import Construct
+
+from payment_stack.booking_workflow import BookingWorkflow, PaymentFunctions
+from payment_stack.config import PaymentConfig
+from payment_stack.payment_service_stack import service_tags
+
+
+class BookingStack(Stack):
+    """The booking saga of one environment with its own tables, topic and dead-letter queue.
+
+    Collect and Refund are found by environment name through the SSM parameters ``Payment-<env>`` publishes (read
+    by CloudFormation at deploy time), so this stack needs ``Payment-<env>`` deployed first but holds no reference
+    to it: the route another stack or app of the Booking service takes.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: PaymentConfig, env: Environment | None = None
+    ) -> None:
+        tags = booking_tags(config)
+        super().__init__(scope, construct_id, stack_name=config.booking_stack_name, tags=tags, env=env)
+        for key, value in tags.items():
+            Tags.of(self).add(key, value)
+        self.config = config
+
+        self.workflow = BookingWorkflow(
+            self,
+            "BookingWorkflow",
+            config=config,
+            payment_functions=PaymentFunctions.from_ssm(env_name=config.env_name),
+        )
+        outputs = {
+            "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "ARN of the booking state machine"),
+            "FlightsTableName": (self.workflow.flights_table.table_name, "Flights table (id, seatCapacity)"),
+            "BookingsTableName": (self.workflow.bookings_table.table_name, "Bookings table (id, status, ...)"),
+            "NotificationsTopicArn": (
+                self.workflow.notifications_topic.topic_arn,
+                "Topic of booking CONFIRMED / CANCELLED notifications",
+            ),
+            "DeadLetterQueueUrl": (
+                self.workflow.dead_letter_queue.queue_url,
+                "Compensations that failed after their retries (refunds owed, seats, cancellations) for a human",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+
+def booking_tags(config: PaymentConfig) -> dict[str, str]:
+    return {**service_tags(config), "component": "booking"}

@@ -87,6 +87,14 @@ destroy: install check-aws ## Delete this environment's stacks from AWS
 stripe-key: install check-aws ## Store $$STRIPE_SECRET_KEY as this environment's SecureString (never echoed)
 	$(BIN)/python -m scripts.put_stripe_key $(if $(ENV),--env '$(ENV)')
 
+.PHONY: local
+local: install ## Run the whole service locally (localstripe + moto), demo, then serve until Ctrl-C
+	$(BIN)/python -m local_mode.run
+
+.PHONY: local-demo
+local-demo: install ## Like `make local`, but exit after the demo (0 only if its end states are right)
+	$(BIN)/python -m local_mode.run --demo-only
+
 .PHONY: clean
 clean: ## Remove build output (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache

@@ -75,7 +75,9 @@ def synthesize(*, env_name: str, outdir: Path) -> Path:
         "CDK_DEFAULT_REGION": local_aws.REGION,
         "CDK_DEFAULT_ACCOUNT": local_aws.ACCOUNT_ID,
     }
-    subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"cdk synth failed:\n{completed.stdout}\n{completed.stderr}")
     return outdir
 
 

@@ -1,0 +1,85 @@
+"""``make local`` / ``make local-demo``: the whole service on this machine, a demo, then (``make local``) serving.
+
+Ports: AWS_PORT (moto, 5000), STRIPE_PORT (localstripe, 8420), API_PORT (payment API, 3000), CHECKOUT_PORT (the
+sample checkout page, 8080). LOCAL_ENV names the environment (default ``local``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+
+from local_mode.checkout_server import CheckoutServer
+from local_mode.demo import report, run_demo
+from local_mode.environment import PROJECT_ROOT, LocalEnvironment, LocalPorts, PortInUseError, synthesize
+
+
+def _usage(env: LocalEnvironment, env_name: str, checkout_url: str) -> str:
+    aws = f"--endpoint-url {env.aws_endpoint}"
+    return f"""
+Local mode is running (Ctrl-C stops everything):
+  payment API   {env.api_url}   (POST charge; capture/refund need SigV4)
+  local AWS     {env.aws_endpoint}  (moto; any credentials, region us-east-1)
+  localstripe   {env.stripe_url}
+  checkout page {checkout_url}
+
+Try:
+  curl -s -X POST {env.api_url}charge -H 'Content-Type: application/json' \\
+    -d '{{"amount": 12500, "currency": "eur", "stripeToken": "pm_card_visa", "email": "you@example.com"}}'
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \\
+    .venv/bin/aws {aws} ssm get-parameter --name /{env_name}/service/payment/function/collect
+(more in the README, section "Local mode")
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo-only", action="store_true", help="exit after the demo: 0 if its end states are right")
+    args = parser.parse_args(argv)
+    env_name = os.environ.get("LOCAL_ENV", "local")
+    ports = LocalPorts.from_environ(os.environ)
+    checkout_port = int(os.environ.get("CHECKOUT_PORT", "8080"))
+    booking_stack = f"Booking-{env_name}"
+
+    started = time.monotonic()
+    print(f"Synthesizing the app for environment '{env_name}' with local settings…", flush=True)
+    assembly = synthesize(env_name=env_name, outdir=PROJECT_ROOT / ".local" / "cdk.out")
+    print(f"Starting localstripe, moto and the API front, deploying the stacks ({time.monotonic() - started:.0f} s)…")
+    env = LocalEnvironment(assembly=assembly, env_name=env_name, ports=ports)
+    checkout: CheckoutServer | None = None
+    try:
+        env.start()
+        checkout = CheckoutServer(api_url=env.api_url, stripe_url=env.stripe_url, port=checkout_port).start()
+        print(f"Deployed {', '.join(env.stacks)} ({time.monotonic() - started:.0f} s). Running the demo…", flush=True)
+        bookings = run_demo(env, booking_stack)
+        print(report(bookings))
+        demo_ok = all(booking.ok for booking in bookings)
+        print("Demo: end states are right." if demo_ok else "Demo: an end state is WRONG (see the report).")
+        if args.demo_only:
+            return 0 if demo_ok else 1
+        print(_usage(env, env_name, checkout.url), flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    except PortInUseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        print("Stopping local mode…", flush=True)
+        if checkout is not None:
+            checkout.stop()
+        env.stop()
+        print(f"Stopped. Logs are in {env.log_dir}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,6 +40,14 @@ $(NODE_STAMP): package.json package-lock.json
 .PHONY: install
 install: $(VENV_STAMP) $(NODE_STAMP) ## Create or refresh .venv and node_modules (only when their inputs change)
 
+# Debian's Chromium and its driver for the real-browser test, installed only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "Installing Debian's chromium and chromium-driver for the browser test..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
@@ -52,7 +60,7 @@ format: $(VENV_STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 .PHONY: pytest
-pytest: install ## All pytest tiers (unit, integration, e2e)
+pytest: install browser ## All pytest tiers (unit, integration, e2e: starts local mode itself)
 	$(BIN)/pytest
 
 .PHONY: synth
@@ -65,7 +73,7 @@ cfn-lint: $(VENV_STAMP)
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
 .PHONY: test
-test: install ## Everything CI runs: lint, mypy, pytest, synth of a sample environment, cfn-lint
+test: install browser ## Everything CI runs: lint, mypy, pytest, synth of a sample environment, cfn-lint
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory synth ENV='$(TEST_ENV)'

@@ -52,10 +52,10 @@ class LocalPorts:
         )
 
 
-def synthesize(*, env_name: str, outdir: Path) -> Path:
-    """``cdk synth`` of the whole app for ``env_name`` with local-mode context, into ``outdir``."""
+def synthesize(*, env_name: str, outdir: Path, extra_context: Mapping[str, str] | None = None) -> Path:
+    """``cdk synth`` of the whole app for ``env_name`` with local-mode context (plus ``extra_context``)."""
     context: list[str] = ["--context", f"env={env_name}"]
-    for key, value in LOCAL_CONTEXT.items():
+    for key, value in {**LOCAL_CONTEXT, **(extra_context or {})}.items():
         context += ["--context", f"{key}={value}"]
     command = [
         str(PROJECT_ROOT / "node_modules" / ".bin" / "cdk"),
@@ -89,6 +89,8 @@ def free_port() -> int:
 
 def _check_free(port: int, what: str, variable: str) -> None:
     with socket.socket() as probe:
+        # As the servers do: connections still in TIME_WAIT must not count as "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

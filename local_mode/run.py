@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if demo_ok else 1
         print(_usage(env, env_name, checkout.url), flush=True)
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # Explicit handlers: SIGINT may arrive ignored (e.g. started in the background by a shell).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     except PortInUseError as error:

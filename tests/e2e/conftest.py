@@ -13,8 +13,18 @@ E2E_ENV = "e2e"
 
 
 @pytest.fixture(scope="session")
-def local_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    assembly = synthesize(env_name=E2E_ENV, outdir=tmp_path_factory.mktemp("cdk.out"))
+def checkout_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def local_env(tmp_path_factory: pytest.TempPathFactory, checkout_port: int) -> Iterator[LocalEnvironment]:
+    # The checkout page's origin is the one the front-end would have: the only one CORS allows.
+    assembly = synthesize(
+        env_name=E2E_ENV,
+        outdir=tmp_path_factory.mktemp("cdk.out"),
+        extra_context={"payment:corsAllowedOrigins": f"http://127.0.0.1:{checkout_port}"},
+    )
     environment = LocalEnvironment(
         assembly=assembly,
         env_name=E2E_ENV,

@@ -1,0 +1,52 @@
+"""`make local` as a user runs it: it reports a correct demo, serves, and on Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from local_mode.environment import PROJECT_ROOT, free_port
+
+
+def test_local_mode_runs_the_demo_serves_and_stops_everything_on_ctrl_c() -> None:
+    ports = {name: str(free_port()) for name in ("AWS_PORT", "STRIPE_PORT", "API_PORT", "CHECKOUT_PORT")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_mode.run"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **ports, "LOCAL_ENV": "e2e-run"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + 240
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            output.append(line)
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        text = "".join(output)
+        assert "Demo: end states are right." in text, text
+        assert "CONFIRMED" in text
+        assert "hold released" in text
+        # When the user presses Ctrl-C (SIGINT to the whole foreground group)
+        os.killpg(process.pid, signal.SIGINT)
+        remaining = process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, remaining
+    assert "Stopped." in remaining
+    # Then nothing it started is left: its process group is empty
+    time.sleep(0.5)
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("processes of local mode are still running after Ctrl-C")

@@ -125,6 +125,8 @@ class LocalEnvironment:
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
     _front: LocalApiFront | None = None
+    # The Stripe test key local mode puts in SSM (tests use a canary value to prove it never leaks).
+    stripe_key: str = LOCAL_STRIPE_KEY
     # Fault injection (tests, demos): sees each API proxy event first; a returned response replaces the handler's.
     api_interceptor: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
 
@@ -168,7 +170,7 @@ class LocalEnvironment:
             self.stacks = AssemblyDeployer(endpoint_url=self.aws_endpoint).deploy_all(self.assembly)
             self.client("ssm").put_parameter(
                 Name=f"/{self.env_name}/service/payment/stripe/secretKey",
-                Value=LOCAL_STRIPE_KEY,
+                Value=self.stripe_key,
                 Type="SecureString",
                 Overwrite=True,
             )

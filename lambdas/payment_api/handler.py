@@ -98,6 +98,9 @@ def execute_once(*, command: Command) -> dict[str, Any]:
 
 def run(command: Command) -> dict[str, Any]:
     """Execute ``command`` at most once per idempotency key; replays return the stored first result."""
+    logger.debug(
+        "running command", extra={"operation": str(command.operation), "idempotency_key": command.idempotency_key}
+    )
     try:
         result: dict[str, Any] = execute_once(command=command)
     except IdempotencyValidationError:

@@ -28,6 +28,7 @@ def ssm_key_reader(parameter_name: str, *, max_age_seconds: int) -> Callable[[],
         if not isinstance(key, str) or not key.strip():
             logger.error("Stripe secret key parameter is empty", extra={"parameter_name": parameter_name})
             raise ProviderNotConfigured("the payment provider is not configured")
+        logger.debug("Stripe key available", extra={"parameter_name": parameter_name, "cache_seconds": max_age_seconds})
         return key.strip()
 
     return read_key

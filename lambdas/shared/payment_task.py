@@ -99,6 +99,9 @@ def run_task(
         metrics.add_metric(name="InvalidPaymentRequest", unit=MetricUnit.Count, value=1)
         logger.warning("invalid payment request: no HTTP call made", extra={"task": task.name})
         raise
+    logger.debug(
+        "calling the payment API", extra={"route": task.route, "idempotency_key": task.idempotency_key(charge_id)}
+    )
     try:
         answer = client().post(task.route, {"chargeId": charge_id}, idempotency_key=task.idempotency_key(charge_id))
         result = task.read_result(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from local_mode.environment import LocalEnvironment, LocalPorts, free_port, synthesize
 
 E2E_ENV = "e2e"
+# The Stripe key of the e2e environment: a canary whose every appearance outside SSM is a leak.
+CANARY_STRIPE_KEY = f"sk_test_canary{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
@@ -23,13 +26,15 @@ def local_env(tmp_path_factory: pytest.TempPathFactory, checkout_port: int) -> I
     assembly = synthesize(
         env_name=E2E_ENV,
         outdir=tmp_path_factory.mktemp("cdk.out"),
-        extra_context={"payment:corsAllowedOrigins": f"http://127.0.0.1:{checkout_port}"},
+        # DEBUG logging everywhere, so the secret-hygiene test covers the most talkative level.
+        extra_context={"payment:corsAllowedOrigins": f"http://127.0.0.1:{checkout_port}", "payment:logLevel": "DEBUG"},
     )
     environment = LocalEnvironment(
         assembly=assembly,
         env_name=E2E_ENV,
         ports=LocalPorts(aws=free_port(), stripe=free_port(), api=free_port()),
         log_dir=Path(tmp_path_factory.mktemp("logs")),
+        stripe_key=CANARY_STRIPE_KEY,
     ).start()
     yield environment
     environment.stop()

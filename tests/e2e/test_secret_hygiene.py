@@ -10,27 +10,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import requests
 
-from lambdas.shared.payment_api_client import PaymentApiClient
 from lambdas.shared.payment_errors import PaymentError
-from local_mode import local_aws
 from local_mode.environment import LocalEnvironment
+from tests.e2e.api_clients import signed_client
 from tests.e2e.conftest import CANARY_STRIPE_KEY, E2E_ENV
-
-
-def signed_client(env: LocalEnvironment) -> PaymentApiClient:
-    session = botocore.session.Session()
-    session.set_credentials(local_aws.ACCESS_KEY_ID, local_aws.SECRET_ACCESS_KEY, local_aws.SESSION_TOKEN)
-    return PaymentApiClient(
-        base_url=env.api_url,
-        region=local_aws.REGION,
-        credentials=session.get_credentials(),
-        session=requests.Session(),
-        connect_timeout=3,
-        read_timeout=30,
-    )
 
 
 def exercise(env: LocalEnvironment) -> list[str]:

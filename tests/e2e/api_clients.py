@@ -1,0 +1,23 @@
+"""Clients of the local payment API that sign like an IAM principal granted /capture and /refund."""
+
+from __future__ import annotations
+
+import botocore.session
+import requests
+
+from lambdas.shared.payment_api_client import PaymentApiClient
+from local_mode import local_aws
+from local_mode.environment import LocalEnvironment
+
+
+def signed_client(env: LocalEnvironment) -> PaymentApiClient:
+    session = botocore.session.Session()
+    session.set_credentials(local_aws.ACCESS_KEY_ID, local_aws.SECRET_ACCESS_KEY, local_aws.SESSION_TOKEN)
+    return PaymentApiClient(
+        base_url=env.api_url,
+        region=local_aws.REGION,
+        credentials=session.get_credentials(),
+        session=requests.Session(),
+        connect_timeout=3,
+        read_timeout=30,
+    )

@@ -10,8 +10,8 @@ from typing import Any
 import requests
 
 from local_mode.environment import LOCAL_STRIPE_KEY, LocalEnvironment
-from tests.e2e.conftest import E2E_ENV
 from tests.e2e.api_clients import signed_client
+from tests.e2e.conftest import E2E_ENV
 
 REPLAYS = 3
 

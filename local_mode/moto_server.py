@@ -23,6 +23,7 @@ import moto.stepfunctions.models
 from moto.apigateway import models as apigateway_models
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
+from moto.kms import models as kms_models
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.ssm import models as ssm_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -70,6 +71,7 @@ def configure_moto(runner: LambdaRunner, port: int) -> None:
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     _patch_cloudformation_properties(apigateway_models.Method, _with_mock_integration_defaults)
     _patch_cloudformation_properties(ssm_models.Parameter, _with_tag_list)
+    _patch_cloudformation_properties(kms_models.Key, _with_kms_tag_keys)
 
 
 def _patch_cloudformation_properties(model: Any, transform: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
@@ -89,6 +91,14 @@ def _with_mock_integration_defaults(properties: dict[str, Any]) -> dict[str, Any
     # A MOCK integration (the CORS preflight) has no IntegrationHttpMethod or Uri; moto requires both.
     integration = {"IntegrationHttpMethod": properties["HttpMethod"], "Uri": "", **properties.get("Integration", {})}
     return {**properties, "Integration": integration}
+
+
+def _with_kms_tag_keys(properties: dict[str, Any]) -> dict[str, Any]:
+    # AWS::KMS::Key takes Tags as [{Key, Value}]; moto's KMS model reads the API's [{TagKey, TagValue}].
+    tags = properties.get("Tags")
+    if isinstance(tags, list):
+        properties["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in tags if "Key" in tag]
+    return properties
 
 
 def _with_tag_list(properties: dict[str, Any]) -> dict[str, Any]:

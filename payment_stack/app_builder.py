@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment
 
 from payment_stack.booking_stack import BookingStack
+from payment_stack.compliance import enable_compliance_checks
 from payment_stack.config import load_config
 from payment_stack.environment import ENV_CONTEXT_KEY, resolve_env_name
 from payment_stack.payment_service_stack import PaymentStack
@@ -23,9 +24,10 @@ class AppStacks:
 
 
 def build_stacks(app: App, *, environ: Mapping[str, str] = os.environ) -> AppStacks:
-    """Add ``Payment-<env>`` and ``Booking-<env>`` to ``app``.
+    """Add ``Payment-<env>`` and ``Booking-<env>`` to ``app``, with the cdk-nag packs checking every synth.
 
-    Raises ``EnvironmentNameError`` or ``ConfigError`` with a clear message.
+    Raises ``EnvironmentNameError`` or ``ConfigError`` with a clear message. A synth of ``app`` fails on any
+    finding of the AwsSolutions or PCI DSS 3.2.1 packs not accepted in ``payment_stack.compliance``.
     """
     env_name = resolve_env_name(context_value=app.node.try_get_context(ENV_CONTEXT_KEY), environ=environ)
     config = load_config(env_name=env_name, context=app.node.try_get_context)
@@ -34,6 +36,7 @@ def build_stacks(app: App, *, environ: Mapping[str, str] = os.environ) -> AppSta
     booking = BookingStack(app, config.booking_stack_name, config=config, env=deploy_env)
     # The booking workflow reads the Collect/Refund ARNs from the SSM parameters the payment stack creates.
     booking.add_stack_dependency(payment, "Booking reads the Collect and Refund ARNs from Payment's SSM parameters")
+    enable_compliance_checks(app, payment=payment, booking=booking)
     return AppStacks(payment=payment, booking=booking)
 
 

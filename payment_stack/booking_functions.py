@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -22,8 +23,9 @@ FUNCTION_MEMORY_MB = 256
 class BookingPaymentFunctions(Construct):
     """The Collect and Refund functions of one environment and the SSM parameters that publish them.
 
-    In: ``config`` (environment name, SSM parameter prefix, log level/retention, removal policy) and ``payment_api``
-    (its base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``).
+    In: ``config`` (environment name, SSM parameter prefix, log level/retention, removal policy), ``payment_api``
+    (its base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``) and
+    ``encryption_key`` (the KMS key of the functions' log groups).
 
     Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
     and three String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund``
@@ -33,8 +35,17 @@ class BookingPaymentFunctions(Construct):
     ``api_url_parameter`` (``ssm.StringParameter``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig, payment_api: PaymentApi) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PaymentConfig,
+        payment_api: PaymentApi,
+        encryption_key: kms.IKey,
+    ) -> None:
         super().__init__(scope, construct_id)
+        self._encryption_key = encryption_key
 
         self.collect: lambda_.Function = self._function(
             "Collect",
@@ -96,5 +107,6 @@ class BookingPaymentFunctions(Construct):
             log_level=config.log_level,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
+            encryption_key=self._encryption_key,
             environment={"PAYMENT_API_URL": payment_api.url},
         ).function

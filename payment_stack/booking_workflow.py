@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from aws_cdk import Duration, Names, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -29,6 +31,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig, function_parameter_name
+from payment_stack.encryption import logs_encryption_key
+from payment_stack.roles import ManagedPolicyRole
 
 # --- state names (what executions, logs and tests see) --------------------------------------------------------------
 VALIDATE_INPUT = "Validate Input"
@@ -87,6 +91,9 @@ SNS_RETRYABLE_ERRORS = (
 SQS_RETRYABLE_ERRORS = ("SQS.AmazonSQSException", "SQS.SdkClientException")
 
 # --- timing ---------------------------------------------------------------------------------------------------------
+# What the state machine's role needs on the topic's KMS key to publish to the encrypted topic.
+TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
 # Collect and Refund stop after 30 s with a typed error; 40 s leaves room for Lambda's own overhead.
 LAMBDA_TASK_TIMEOUT = Duration.seconds(40)
 SERVICE_TASK_TIMEOUT = Duration.seconds(10)
@@ -198,15 +205,21 @@ class BookingWorkflow(Construct):
 
     In: ``config`` (retry interval and maximum delay, log retention, removal policy), ``payment_functions`` (where
     Collect and Refund are), optional ``steps`` (custom booking tasks, see ``BookingSteps``), and optional
-    ``flights_table``, ``bookings_table``, ``notifications_topic`` and ``dead_letter_queue``: each one not given is
-    created here (tables keyed by ``id`` (string), on-demand, point-in-time recovery; an SSL-only topic; an SSL-only,
-    SQS-encrypted queue keeping messages 14 days, with an alarm as soon as it holds one).
+    ``flights_table``, ``bookings_table``, ``notifications_topic``, ``dead_letter_queue`` and ``encryption_key``:
+    each one not given is created here (tables keyed by ``id`` (string), on-demand, point-in-time recovery; an
+    SSL-only topic encrypted with the key; an SSL-only, SQS-encrypted queue keeping messages 14 days, with an alarm as
+    soon as it holds one; a customer managed KMS key with rotation for the execution logs and the topic).
+
+    The state machine's role holds only what the tasks use (invoke Collect and Refund, the item updates on the two
+    tables, publish to the topic, send to the queue) plus X-Ray and log delivery, in a customer managed policy
+    (``ManagedPolicyRole``).
 
     Input: ``{"outboundFlightId", "customerId", "chargeId" (ch_... or pi_...), "name", "createdAt"}`` (strings;
     other keys are accepted and dropped). The booking id is the execution name.
 
-    Exposes ``state_machine``, ``flights_table``, ``bookings_table``, ``notifications_topic``,
-    ``dead_letter_queue``, ``dead_letter_alarm`` and ``log_group``.
+    Exposes ``state_machine``, ``role``, ``flights_table``, ``bookings_table``, ``notifications_topic``,
+    ``dead_letter_queue``, ``dead_letter_alarm``, ``log_group``, ``encryption_key``, ``collect_function`` and
+    ``refund_function``.
     """
 
     def __init__(
@@ -221,16 +234,28 @@ class BookingWorkflow(Construct):
         bookings_table: dynamodb.ITable | None = None,
         notifications_topic: sns.ITopic | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         steps = steps or BookingSteps()
         _check_custom_steps(steps)
 
+        self.encryption_key: kms.IKey = encryption_key or logs_encryption_key(
+            self,
+            "EncryptionKey",
+            config=config,
+            description=f"Booking workflow ({config.env_name}): encrypts its execution logs and notifications topic",
+        )
         self.flights_table: dynamodb.ITable = flights_table or self._table("FlightsTable")
         self.bookings_table: dynamodb.ITable = bookings_table or self._table("BookingsTable")
+        own_topic = notifications_topic is None
         self.notifications_topic: sns.ITopic = notifications_topic or sns.Topic(
-            self, "NotificationsTopic", display_name=f"Booking notifications ({config.env_name})", enforce_ssl=True
+            self,
+            "NotificationsTopic",
+            display_name=f"Booking notifications ({config.env_name})",
+            enforce_ssl=True,
+            master_key=self.encryption_key,
         )
         self.dead_letter_queue: sqs.IQueue = dead_letter_queue or sqs.Queue(
             self,
@@ -258,6 +283,8 @@ class BookingWorkflow(Construct):
         )
 
         collect_function, refund_function = payment_functions.resolve(self)
+        self.collect_function: lambda_.IFunction = collect_function
+        self.refund_function: lambda_.IFunction = refund_function
         definition = self._definition(steps, collect_function=collect_function, refund_function=refund_function)
 
         # Under /aws/vendedlogs/ Step Functions needs no per-log-group entry in the account's (size-limited) CloudWatch
@@ -270,6 +297,13 @@ class BookingWorkflow(Construct):
             + Names.unique_resource_name(self, max_length=200, separator="-", allowed_special_characters="-_"),
             retention=config.log_retention,
             removal_policy=config.removal_policy,
+            encryption_key=self.encryption_key,
+        )
+        self.role = ManagedPolicyRole(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description=f"Booking workflow ({config.env_name}): the state machine's role",
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -278,10 +312,14 @@ class BookingWorkflow(Construct):
             "refund and compensate on failure",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
+            role=self.role,
             tracing_enabled=True,
             # Execution data would put customer ids, charge ids and errors into the logs: events only.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        if own_topic:
+            # SnsPublish grants sns:Publish only; an encrypted topic also needs its key.
+            self.encryption_key.grant(self.state_machine, *TOPIC_KEY_ACTIONS)
 
     # --- the graph --------------------------------------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ OVERRIDE_PREFIX = "payment:"
 
 ISO_CURRENCY_LENGTH = 3
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# What AWS WAF accepts as a rate-based rule's limit (requests per aggregation key and evaluation window).
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
 _REMOVAL_POLICIES = {"destroy": RemovalPolicy.DESTROY, "retain": RemovalPolicy.RETAIN}
 # The retention periods CloudWatch Logs accepts, by number of days.
 _RETENTION_DAYS = {
@@ -59,8 +62,17 @@ class PaymentConfig:
     log_retention_days: int
     api_throttle_rate_limit: int
     api_throttle_burst_limit: int
+    # POST /charge is the one public route: its own, stricter limits (never above the stage's).
+    charge_throttle_rate_limit: int
+    charge_throttle_burst_limit: int
     max_charge_amounts: tuple[tuple[str, int], ...]
+    # Creates API Gateway's account-level CloudWatch role and turns on the stage's execution logging (ERROR level),
+    # which needs that role. Local mode sets it false: moto has no AWS::ApiGateway::Account.
     api_gateway_cloud_watch_role: bool
+    # An AWS WAF web ACL (managed rule groups and a per-IP rate limit on /charge) in front of stage Prod.
+    waf_enabled: bool
+    # Requests one client IP may send to /charge in any 5 minutes before WAF blocks it (429); only with waf_enabled.
+    waf_charge_rate_limit: int
     # Every Retry of the booking workflow starts at this interval and never waits longer than the maximum delay.
     # Local and test environments use 1/1: moto's interpreter sleeps for real.
     workflow_retry_interval_seconds: int
@@ -70,6 +82,11 @@ class PaymentConfig:
     def max_charge_amounts_by_currency(self) -> dict[str, int]:
         """Accepted currencies (lower-case ISO 4217) and the largest charge in each, in the smallest unit."""
         return dict(self.max_charge_amounts)
+
+    @property
+    def execution_logging_enabled(self) -> bool:
+        """API Gateway execution logs need the account-level CloudWatch role: both follow one setting."""
+        return self.api_gateway_cloud_watch_role
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -144,8 +161,12 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         log_retention_days=_as_retention_days(setting("logRetentionDays")),
         api_throttle_rate_limit=_as_positive_int(setting("apiThrottleRateLimit"), "apiThrottleRateLimit"),
         api_throttle_burst_limit=_as_positive_int(setting("apiThrottleBurstLimit"), "apiThrottleBurstLimit"),
+        charge_throttle_rate_limit=_as_positive_int(setting("chargeThrottleRateLimit"), "chargeThrottleRateLimit"),
+        charge_throttle_burst_limit=_as_positive_int(setting("chargeThrottleBurstLimit"), "chargeThrottleBurstLimit"),
         max_charge_amounts=_as_max_amounts(setting("maxChargeAmounts")),
         api_gateway_cloud_watch_role=_as_bool(setting("apiGatewayCloudWatchRole"), "apiGatewayCloudWatchRole"),
+        waf_enabled=_as_bool(setting("wafEnabled"), "wafEnabled"),
+        waf_charge_rate_limit=_as_positive_int(setting("wafChargeRateLimit"), "wafChargeRateLimit"),
         workflow_retry_interval_seconds=_as_positive_int(
             setting("workflowRetryIntervalSeconds"), "workflowRetryIntervalSeconds"
         ),
@@ -154,6 +175,8 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         ),
     )
     _check_retry_timing(config)
+    _check_charge_throttling(config)
+    _check_waf_rate_limit(config)
     return config
 
 
@@ -189,6 +212,37 @@ def _check_retry_timing(config: PaymentConfig) -> None:
         raise ConfigError(
             f"setting 'workflowRetryMaxDelaySeconds' ({max_delay}) must not be smaller than "
             f"'workflowRetryIntervalSeconds' ({interval})"
+        )
+
+
+def _check_charge_throttling(config: PaymentConfig) -> None:
+    pairs = (
+        (
+            "chargeThrottleRateLimit",
+            config.charge_throttle_rate_limit,
+            "apiThrottleRateLimit",
+            config.api_throttle_rate_limit,
+        ),
+        (
+            "chargeThrottleBurstLimit",
+            config.charge_throttle_burst_limit,
+            "apiThrottleBurstLimit",
+            config.api_throttle_burst_limit,
+        ),
+    )
+    for name, value, stage_name, stage_value in pairs:
+        if value > stage_value:
+            raise ConfigError(
+                f"setting {name!r} ({value}) must not be larger than {stage_name!r} ({stage_value}): "
+                "the public /charge route is throttled more strictly than the stage"
+            )
+
+
+def _check_waf_rate_limit(config: PaymentConfig) -> None:
+    if not WAF_RATE_LIMIT_MIN <= config.waf_charge_rate_limit <= WAF_RATE_LIMIT_MAX:
+        raise ConfigError(
+            f"setting 'wafChargeRateLimit' must be between {WAF_RATE_LIMIT_MIN} and {WAF_RATE_LIMIT_MAX} "
+            f"(requests per IP in 5 minutes, AWS WAF's range), got {config.waf_charge_rate_limit}"
         )
 
 

@@ -8,6 +8,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -15,8 +16,14 @@ from constructs import Construct
 
 from payment_stack.config import PaymentConfig
 from payment_stack.payment_function import PaymentFunction
+from payment_stack.waf import PaymentApiFirewall
 
 STAGE_NAME = "Prod"
+CHARGE_METHOD_PATH = "/charge/POST"
+# What Powertools idempotency does with its records: read, create (conditionally), complete, and delete on failure.
+IDEMPOTENCY_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# Powertools `parameters.get_parameter(name, decrypt=True)`: one GetParameter call, nothing else.
+STRIPE_KEY_ACTIONS = ("ssm:GetParameter",)
 CORS_ALLOWED_HEADERS = ("Content-Type", "Idempotency-Key", "Authorization", "X-Amz-Date", "X-Amz-Security-Token")
 # API Gateway's own errors (unknown route, denied, throttled, ...) get the same JSON envelope as the function's.
 # `$context.error.messageString` is already a quoted JSON string, so it goes into the template unquoted.
@@ -27,6 +34,9 @@ _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str], ...] 
     ("Forbidden", apigw.ResponseType.ACCESS_DENIED, "403", "forbidden"),
     ("Throttled", apigw.ResponseType.THROTTLED, "429", "throttled"),
     ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "request_too_large"),
+    # The request validator refuses a JSON body that is not an object: the same 400 and code the function gives.
+    ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request"),
+    ("BadRequestParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS, "400", "invalid_request"),
     # The defaults keep API Gateway's status code; only the body changes.
     ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "bad_request"),
     ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "gateway_error"),
@@ -36,19 +46,25 @@ _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str], ...] 
 class PaymentApi(Construct):
     """The Stripe-backed payment API of one environment, configured only through ``config``.
 
-    In: ``config`` (CORS origins, throttling, per-currency charge maximums, the Stripe key's SSM parameter name, log
-    level/retention, removal policy, whether to create API Gateway's account-level CloudWatch role).
+    In: ``config`` (CORS origins, stage and ``/charge`` throttling, per-currency charge maximums, the Stripe key's
+    SSM parameter name, log level/retention, removal policy, whether to create API Gateway's account-level CloudWatch
+    role and log execution errors, whether to put AWS WAF in front) and ``encryption_key`` (the log groups' KMS key).
 
-    Creates a regional REST API (stage ``Prod``, X-Ray, access logs, stage throttling) with ``POST /charge``
-    (public, CORS preflight for the configured origins), ``POST /capture`` and ``POST /refund`` (``AWS_IAM``), one
-    Lambda function behind all three, and the DynamoDB table Powertools idempotency keeps its records in. The Stripe
-    SecureString is not created here (operators put it in SSM); the function may read that one parameter only.
+    Creates a regional REST API (stage ``Prod``, X-Ray, access logs, execution logs at ``ERROR`` where the account
+    role is created, stage throttling and stricter throttling of ``POST /charge``, a request validator that refuses
+    JSON bodies that are not objects) with ``POST /charge`` (public, CORS preflight for the configured origins),
+    ``POST /capture`` and ``POST /refund`` (``AWS_IAM``), one Lambda function behind all three, the DynamoDB table
+    Powertools idempotency keeps its records in, and with ``config.waf_enabled`` an AWS WAF web ACL on the stage.
+    The Stripe SecureString is not created here (operators put it in SSM); the function may read that one parameter
+    only (``ssm:GetParameter``) and use the idempotency table's items only.
 
-    Exposes ``rest_api``, ``function``, ``idempotency_table``, ``url`` (base URL of stage ``Prod``, ending in
-    ``/``), and ``grant_capture`` / ``grant_refund`` to let a principal call ``POST /capture`` / ``POST /refund``.
+    Exposes ``rest_api``, ``stage``, ``function``, ``idempotency_table``, ``access_log_group``,
+    ``execution_log_group`` and ``firewall`` (``None`` when not created), ``charge_method``, ``capture_method``,
+    ``refund_method``, ``url`` (base URL of stage ``Prod``, ending in ``/``), and ``grant_capture`` /
+    ``grant_refund`` to let a principal call ``POST /capture`` / ``POST /refund``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig, encryption_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
 
         # Powertools idempotency records; no table name, so CloudFormation names it and environments never collide.
@@ -83,6 +99,7 @@ class PaymentApi(Construct):
             log_level=config.log_level,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
+            encryption_key=encryption_key,
             # Never STRIPE_API_BASE (local mode and tests only) and never a key value: only the key's parameter name.
             environment={
                 "STRIPE_SECRET_KEY_PARAMETER": config.stripe_secret_key_parameter_name,
@@ -92,17 +109,31 @@ class PaymentApi(Construct):
             },
         )
         self.function: lambda_.Function = self._api_function.function
-        self.idempotency_table.grant_read_write_data(self.function)
+        # Item operations on this one table only (grant_read_write_data would add scans, queries and batch calls).
+        self.idempotency_table.grant(self.function, *IDEMPOTENCY_TABLE_ACTIONS)
 
         # Operators create the SecureString; importing it by name lets IAM name exactly that one parameter's ARN.
+        # grant_read would add ssm:DescribeParameters and ssm:GetParameterHistory (every earlier key value).
+        # The key is encrypted with the AWS managed key aws/ssm, whose key policy lets SSM decrypt for the caller.
         stripe_secret_key = ssm.StringParameter.from_secure_string_parameter_attributes(
             self, "StripeSecretKey", parameter_name=config.stripe_secret_key_parameter_name
         )
-        stripe_secret_key.grant_read(self.function)
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=list(STRIPE_KEY_ACTIONS),
+            resource_arns=[stripe_secret_key.parameter_arn],
+        )
 
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=config.log_retention, removal_policy=config.removal_policy
+            self,
+            "AccessLogs",
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+            encryption_key=encryption_key,
         )
+        # Execution logging (errors only, never request or response data) writes through the account-level role,
+        # so it is on exactly where that role is created (not in local mode: moto has no AWS::ApiGateway::Account).
+        logging_level = apigw.MethodLoggingLevel.ERROR if config.execution_logging_enabled else None
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -119,8 +150,20 @@ class PaymentApi(Construct):
                 metrics_enabled=True,
                 # No data trace: it would write request and response bodies (card tokens, emails) to the logs.
                 data_trace_enabled=False,
+                logging_level=logging_level,
                 throttling_rate_limit=config.api_throttle_rate_limit,
                 throttling_burst_limit=config.api_throttle_burst_limit,
+                # The one public route gets stricter limits; a method setting replaces the stage's for that method,
+                # so it repeats the stage's logging, metrics and data-trace settings.
+                method_options={
+                    CHARGE_METHOD_PATH: apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=config.charge_throttle_rate_limit,
+                        throttling_burst_limit=config.charge_throttle_burst_limit,
+                        logging_level=logging_level,
+                        metrics_enabled=True,
+                        data_trace_enabled=False,
+                    )
+                },
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=True,
@@ -135,6 +178,21 @@ class PaymentApi(Construct):
                 ),
             ),
         )
+        self.stage: apigw.Stage = self.rest_api.deployment_stage
+        self.execution_log_group: logs.LogGroup | None = None
+        if config.execution_logging_enabled:
+            # API Gateway would create this group itself on the first error, unencrypted, kept forever and left behind
+            # by `cdk destroy`: created here, it has the configured retention, key and removal policy.
+            self.execution_log_group = logs.LogGroup(
+                self,
+                "ExecutionLogs",
+                log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE_NAME}",
+                retention=config.log_retention,
+                removal_policy=config.removal_policy,
+                encryption_key=encryption_key,
+            )
+            self.stage.node.add_dependency(self.execution_log_group)
+
         for response_id, response_type, status_code, code in _GATEWAY_RESPONSES:
             self.rest_api.add_gateway_response(
                 response_id,
@@ -145,6 +203,28 @@ class PaymentApi(Construct):
 
         # The console's test-invoke is not allowed to call the function: production traffic only.
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
+        # API Gateway refuses, before the function runs, a JSON body that is not a JSON object (malformed JSON, an
+        # array, a string...). The function checks the fields itself, with a precise error code per field.
+        json_object = self.rest_api.add_model(
+            "JsonObjectModel",
+            content_type="application/json",
+            description="Any JSON object: every route takes one; the function validates its fields",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4, title="JsonObject", type=apigw.JsonSchemaType.OBJECT
+            ),
+        )
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+
+        def add_post(resource: apigw.IResource, authorization_type: apigw.AuthorizationType) -> apigw.Method:
+            return resource.add_method(
+                "POST",
+                integration,
+                authorization_type=authorization_type,
+                request_validator=validator,
+                request_models={"application/json": json_object},
+            )
 
         charge = self.rest_api.root.add_resource(
             "charge",
@@ -156,21 +236,23 @@ class PaymentApi(Construct):
                 max_age=Duration.minutes(10),
             ),
         )
-        charge.add_method("POST", integration, authorization_type=apigw.AuthorizationType.NONE)
+        self.charge_method = add_post(charge, apigw.AuthorizationType.NONE)
         # Capture and refund move money on an existing charge: only principals granted below may call them.
-        self._capture_method = self.rest_api.root.add_resource("capture").add_method(
-            "POST", integration, authorization_type=apigw.AuthorizationType.IAM
-        )
-        self._refund_method = self.rest_api.root.add_resource("refund").add_method(
-            "POST", integration, authorization_type=apigw.AuthorizationType.IAM
-        )
+        self.capture_method = add_post(self.rest_api.root.add_resource("capture"), apigw.AuthorizationType.IAM)
+        self.refund_method = add_post(self.rest_api.root.add_resource("refund"), apigw.AuthorizationType.IAM)
+
+        self.firewall: PaymentApiFirewall | None = None
+        if config.waf_enabled:
+            self.firewall = PaymentApiFirewall(
+                self, "Firewall", config=config, stage=self.stage, encryption_key=encryption_key
+            )
 
         self.url: str = self.rest_api.url
 
     def grant_capture(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /capture`` on stage ``Prod`` (execute-api:Invoke on that method only)."""
-        return self._capture_method.grant_execute(grantee)
+        return self.capture_method.grant_execute(grantee)
 
     def grant_refund(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /refund`` on stage ``Prod`` (execute-api:Invoke on that method only)."""
-        return self._refund_method.grant_execute(grantee)
+        return self.refund_method.grant_execute(grantee)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from payment_stack.bundling import function_code
+from payment_stack.roles import ManagedPolicyRole
 
 POWERTOOLS_SERVICE_NAME = "payment"
 METRICS_NAMESPACE = "ServerlessAirline"
@@ -22,8 +25,14 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 class PaymentFunction(Construct):
     """A function from ``lambdas/<function_dir>`` with active tracing, Powertools settings and its own log group.
 
-    Exposes ``function`` (the ``lambda_.Function``) and ``log_group``. ``environment`` adds business settings to
-    the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, ``log_level``).
+    The log group is encrypted with ``encryption_key`` (the app always passes its stack's key: cdk-nag's PCI DSS pack
+    refuses an unencrypted log group; without one, CloudWatch Logs' own encryption applies). The function's role
+    holds only what it uses: writing to its own log group and X-Ray (Lambda's active tracing); grants add the rest.
+    No AWS managed policy (CDK's default ``AWSLambdaBasicExecutionRole`` allows writing to every log group) and no
+    inline policy: every statement goes to the role's customer managed policy (``ManagedPolicyRole``).
+
+    Exposes ``function`` (the ``lambda_.Function``), ``role`` and ``log_group``. ``environment`` adds business
+    settings to the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, ``log_level``).
     """
 
     def __init__(
@@ -39,10 +48,21 @@ class PaymentFunction(Construct):
         log_level: str,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        encryption_key: kms.IKey | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=removal_policy, encryption_key=encryption_key
+        )
+        self.role = ManagedPolicyRole(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of: {description}",
+        )
+        # Lambda creates the log streams itself; the function's logs go to this one log group only.
+        self.log_group.grant(self.role, "logs:CreateLogStream", "logs:PutLogEvents")
         self.function = lambda_.Function(
             self,
             "Function",
@@ -54,6 +74,7 @@ class PaymentFunction(Construct):
             timeout=timeout,
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
             log_group=self.log_group,
             environment={
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
+from payment_stack.encryption import logs_encryption_key
 from payment_stack.payment_api import PaymentApi
 
 
@@ -21,13 +22,17 @@ class PaymentStack(Stack):
             Tags.of(self).add(key, value)
         self.config = config
 
-        self.payment_api = PaymentApi(self, "PaymentApi", config=config)
+        # One customer managed key per stack for every log group in it (PCI DSS: encrypted logs).
+        self.encryption_key = logs_encryption_key(
+            self, "LogsKey", config=config, description=f"Payment-{config.env_name}: encrypts the stack's log groups"
+        )
+        self.payment_api = PaymentApi(self, "PaymentApi", config=config, encryption_key=self.encryption_key)
         CfnOutput(
             self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
         )
 
         self.booking_functions = BookingPaymentFunctions(
-            self, "BookingFunctions", config=config, payment_api=self.payment_api
+            self, "BookingFunctions", config=config, payment_api=self.payment_api, encryption_key=self.encryption_key
         )
         CfnOutput(
             self,

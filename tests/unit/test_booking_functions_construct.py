@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
+from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"
@@ -48,22 +49,7 @@ def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str
 
 def statements_of_function(template: Template, handler: str) -> list[dict[str, Any]]:
     _, function = function_by_handler(template, handler)
-    role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements: list[dict[str, Any]] = []
-    for policy in resources_of(template, "AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
-
-
-def actions_of(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
-
-
-def resources_in(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return list(resource) if isinstance(resource, list) else [resource]
+    return statements_of_role(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
 
 
 def render(value: Any, template: Template) -> str:
@@ -287,10 +273,32 @@ def test_function_has_no_ssm_or_dynamodb_permission(template: Template, name: st
     statements = statements_of_function(template, HANDLERS[name])
     # When their actions are collected
     actions = {action for statement in statements for action in actions_of(statement)}
-    # Then it reads no parameter (not even the Stripe key) and touches no table; X-Ray aside, it only calls its route
+    # Then it reads no parameter (not even the Stripe key) and touches no table; X-Ray and its own logs aside, it only
+    # calls its route
     assert not any(action.startswith(("ssm:", "dynamodb:", "kms:")) for action in actions), actions
     assert "*" not in actions
-    assert actions <= {"execute-api:Invoke", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert actions == {
+        "execute-api:Invoke",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+@pytest.mark.parametrize("name", ["collect", "refund", "api"])
+def test_function_writes_only_to_its_own_log_group(template: Template, name: str) -> None:
+    # Given the function and its IAM statements
+    handler = API_HANDLER if name == "api" else HANDLERS[name]
+    _, function = function_by_handler(template, handler)
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    logs_statements = [s for s in statements_of_function(template, handler) if actions_of(s)[0].startswith("logs:")]
+    # Then it may create streams and put events in its own log group only (not AWSLambdaBasicExecutionRole's "*")
+    assert [(sorted(actions_of(s)), resources_in(s)) for s in logs_statements] == [
+        (["logs:CreateLogStream", "logs:PutLogEvents"], [{"Fn::GetAtt": [log_group_id, "Arn"]}])
+    ]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in resources_of(template, "AWS::IAM::Role")[role_id]["Properties"]
 
 
 def test_api_function_may_not_call_the_api(template: Template) -> None:

@@ -22,6 +22,7 @@ from payment_stack.app_builder import AppStacks, build_stacks
 from payment_stack.booking_workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig, load_config
 from tests.cdk_support import CDK_JSON_CONTEXT, make_app
+from tests.unit.iam_support import statements_of_role
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"
@@ -179,12 +180,7 @@ def ssm_parameter_id(template: Template, name: str) -> str:
 
 def role_statements(template: Template) -> list[dict[str, Any]]:
     _, state_machine = only_resource(template, "AWS::StepFunctions::StateMachine")
-    role_id = state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    statements: list[dict[str, Any]] = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
+    return statements_of_role(template, state_machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
 
 
 def as_list(value: Any) -> list[Any]:
@@ -728,12 +724,17 @@ def test_state_machine_touches_only_its_tables_topic_and_queue(template: Templat
     assert [(s["Action"], s["Resource"]) for s in statements_with(statements, "sqs:")] == [
         ("sqs:SendMessage", {"Fn::GetAtt": [queue_id, "Arn"]})
     ]
+    # The topic is encrypted: publishing needs a data key from the workflow's key, and nothing else of KMS
+    (key_id,) = logical_ids(template, "AWS::KMS::Key")
+    assert [(sorted(as_list(s["Action"])), s["Resource"]) for s in statements_with(statements, "kms:")] == [
+        (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": [key_id, "Arn"]})
+    ]
     # Everything else is X-Ray and the log delivery Step Functions logging needs
     others = {
         action
         for s in statements
         for action in as_list(s["Action"])
-        if not str(action).startswith(("lambda:", "dynamodb:", "sns:", "sqs:"))
+        if not str(action).startswith(("lambda:", "dynamodb:", "sns:", "sqs:", "kms:"))
     }
     assert all(action.startswith(("xray:", "logs:")) for action in others), others
 

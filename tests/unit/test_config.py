@@ -37,6 +37,7 @@ def test_command_line_overrides_arrive_as_strings_and_are_parsed() -> None:
         "feature-x",
         logLevel="debug",
         apiThrottleRateLimit="7",
+        chargeThrottleRateLimit="5",
         corsAllowedOrigins="https://a.example, https://b.example:8443",
         removalPolicy="RETAIN",
         logRetentionDays="30",
@@ -134,3 +135,46 @@ def test_invalid_workflow_retry_timing_is_refused(overrides: dict[str, object], 
 
 def test_booking_stack_is_named_after_the_environment() -> None:
     assert config_for("feature-x").booking_stack_name == "Booking-feature-x"
+
+
+def test_charge_throttling_defaults_are_stricter_than_the_stage() -> None:
+    # Given cdk.json's defaults and production's entry
+    branch, prod = config_for("feature-x"), config_for("prod")
+    # Then /charge has its own, lower limits everywhere
+    assert (branch.charge_throttle_rate_limit, branch.charge_throttle_burst_limit) == (20, 40)
+    assert (prod.charge_throttle_rate_limit, prod.charge_throttle_burst_limit) == (100, 200)
+    for config in (branch, prod):
+        assert config.charge_throttle_rate_limit <= config.api_throttle_rate_limit
+        assert config.charge_throttle_burst_limit <= config.api_throttle_burst_limit
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"chargeThrottleRateLimit": "60"}, "chargeThrottleRateLimit.*must not be larger than 'apiThrottleRateLimit'"),
+        ({"chargeThrottleBurstLimit": "101"}, "chargeThrottleBurstLimit.*'apiThrottleBurstLimit'"),
+        ({"chargeThrottleRateLimit": "0"}, "chargeThrottleRateLimit.*positive integer"),
+        ({"wafChargeRateLimit": "9"}, "wafChargeRateLimit.*between 10 and"),
+        ({"wafChargeRateLimit": "lots"}, "wafChargeRateLimit.*positive integer"),
+        ({"wafEnabled": "sometimes"}, "wafEnabled.*true or false"),
+    ],
+)
+def test_invalid_abuse_limits_are_refused(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_for("feature-x", **overrides)
+
+
+def test_waf_is_on_for_prod_only_and_can_be_turned_on_anywhere() -> None:
+    # Given the defaults, production's entry and a command-line override
+    assert config_for("feature-x").waf_enabled is False
+    assert config_for("main").waf_enabled is False
+    assert config_for("prod").waf_enabled is True
+    override = config_for("feature-x", wafEnabled="true", wafChargeRateLimit="50")
+    # Then the flag and the per-IP limit (requests to /charge in 5 minutes) follow
+    assert (override.waf_enabled, override.waf_charge_rate_limit) == (True, 50)
+    assert config_for("prod").waf_charge_rate_limit == 300
+
+
+def test_execution_logging_follows_the_cloud_watch_role_setting() -> None:
+    assert config_for("feature-x").execution_logging_enabled is True
+    assert config_for("local", apiGatewayCloudWatchRole="false").execution_logging_enabled is False

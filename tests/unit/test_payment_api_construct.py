@@ -11,8 +11,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
+from payment_stack.config import ConfigError
 from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.roles import ManagedPolicyRole
 from tests.cdk_support import make_app
+from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"
@@ -76,24 +79,6 @@ def api_function(template: Template) -> tuple[str, dict[str, Any]]:
     }
     assert len(functions) == 1, f"expected one payment API function, found {sorted(functions)}"
     return next(iter(functions.items()))
-
-
-def statements_of_role(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = []
-    for policy in resources_of(template, "AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
-
-
-def actions_of(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
-
-
-def resources_in(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return list(resource) if isinstance(resource, list) else [resource]
 
 
 def api_function_statements(template: Template) -> list[dict[str, Any]]:
@@ -201,8 +186,14 @@ def test_function_gets_the_same_cors_origins_as_the_preflight(template: Template
 # --- stage, endpoint, gateway responses ----------------------------------------------------------------------------
 
 
+def method_settings(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stage Prod's method settings by ``(resource path, HTTP method)``."""
+    (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    return {(m["ResourcePath"], m["HttpMethod"]): m for m in stage["Properties"]["MethodSettings"]}
+
+
 def test_stage_prod_traces_logs_access_and_throttles_from_config(template: Template) -> None:
-    # Given the default stack (throttling 50 rps / burst 100 in cdk.json)
+    # Given the default stack (throttling 50 rps / burst 100, /charge 20 / 40 in cdk.json)
     # Then stage Prod has X-Ray, JSON access logs with the request id, metrics, no data trace and the throttling
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
@@ -213,21 +204,89 @@ def test_stage_prod_traces_logs_access_and_throttles_from_config(template: Templ
                 "DestinationArn": Match.any_value(),
                 "Format": Match.string_like_regexp(r'"requestId":"\$context\.requestId"'),
             },
-            "MethodSettings": [
-                Match.object_like(
-                    {
-                        "HttpMethod": "*",
-                        "ResourcePath": "/*",
-                        "ThrottlingRateLimit": 50,
-                        "ThrottlingBurstLimit": 100,
-                        "MetricsEnabled": True,
-                        "DataTraceEnabled": False,
-                    }
-                )
-            ],
         },
     )
     template.resource_count_is("AWS::ApiGateway::Stage", 1)
+    common = {"MetricsEnabled": True, "DataTraceEnabled": False, "LoggingLevel": "ERROR"}
+    assert method_settings(template) == {
+        ("/*", "*"): {
+            "HttpMethod": "*",
+            "ResourcePath": "/*",
+            "ThrottlingRateLimit": 50,
+            "ThrottlingBurstLimit": 100,
+            **common,
+        },
+        # The public route is throttled more strictly, and keeps the stage's logging and metrics
+        ("/~1charge", "POST"): {
+            "HttpMethod": "POST",
+            "ResourcePath": "/~1charge",
+            "ThrottlingRateLimit": 20,
+            "ThrottlingBurstLimit": 40,
+            **common,
+        },
+    }
+
+
+def test_execution_logs_go_to_a_log_group_the_stack_owns(template: Template) -> None:
+    # Given the default stack (execution logging at ERROR)
+    (stage_id, stage) = next(iter(resources_of(template, "AWS::ApiGateway::Stage").items()))
+    rest_api_id = only_logical_id(template, "AWS::ApiGateway::RestApi")
+    # When the log group API Gateway writes execution logs to is looked up by its name
+    groups = {
+        logical_id: group
+        for logical_id, group in resources_of(template, "AWS::Logs::LogGroup").items()
+        if "Fn::Join" in json.dumps(group["Properties"].get("LogGroupName", ""))
+    }
+    (group_id, group) = next(iter(groups.items()))
+    # Then the stack creates it before the stage (retention, encryption and deletion as configured)
+    assert (
+        render(group["Properties"]["LogGroupName"], template) == f"API-Gateway-Execution-Logs_${{{rest_api_id}}}/Prod"
+    )
+    assert group["Properties"]["RetentionInDays"] == 14
+    assert "KmsKeyId" in group["Properties"]
+    assert group["DeletionPolicy"] == "Delete"
+    assert group_id in stage["DependsOn"], stage_id
+
+
+def test_without_the_cloud_watch_role_there_is_no_execution_logging() -> None:
+    # Given local mode's setting (no account-level role: moto has no AWS::ApiGateway::Account)
+    template = Template.from_stack(stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
+    # Then no method logs executions, and no execution log group is created (the synth still passes cdk-nag:
+    # APIG6 and PCI execution logging are accepted for this setting only)
+    assert all("LoggingLevel" not in setting for setting in method_settings(template).values())
+    assert not any(
+        "API-Gateway-Execution-Logs" in json.dumps(group)
+        for group in resources_of(template, "AWS::Logs::LogGroup").values()
+    )
+
+
+def test_post_methods_validate_that_the_body_is_a_json_object(template: Template) -> None:
+    # Given the default stack
+    (validator_id, validator) = next(iter(resources_of(template, "AWS::ApiGateway::RequestValidator").items()))
+    (model_id, model) = next(iter(resources_of(template, "AWS::ApiGateway::Model").items()))
+    # Then one validator checks bodies and parameters, against a model that accepts any JSON object
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    assert validator["Properties"]["ValidateRequestParameters"] is True
+    assert model["Properties"]["ContentType"] == "application/json"
+    assert model["Properties"]["Schema"] == {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "JsonObject",
+        "type": "object",
+    }
+    # And every POST uses them; the preflight does not
+    for (path, method), props in methods_by_route(template).items():
+        if method == "POST":
+            assert props["RequestValidatorId"] == {"Ref": validator_id}, path
+            assert props["RequestModels"] == {"application/json": {"Ref": model_id}}, path
+        else:
+            assert "RequestValidatorId" not in props, path
+
+
+def test_charge_throttling_must_be_stricter_than_the_stage() -> None:
+    # Given /charge limits above the stage's
+    # Then the synth stops with a message naming both settings
+    with pytest.raises(ConfigError, match=r"chargeThrottleRateLimit.*apiThrottleRateLimit"):
+        stack_for(**{"payment:chargeThrottleRateLimit": "60"})
 
 
 def test_access_logs_go_to_their_own_log_group(template: Template) -> None:
@@ -244,14 +303,20 @@ def test_access_logs_go_to_their_own_log_group(template: Template) -> None:
 
 def test_throttling_override_flows_to_the_stage() -> None:
     # Given throttling overridden on the command line
-    stack = stack_for(**{"payment:apiThrottleRateLimit": "7", "payment:apiThrottleBurstLimit": "9"})
-    # When the template is synthesized
-    template = Template.from_stack(stack)
-    # Then the stage uses the overridden limits
-    template.has_resource_properties(
-        "AWS::ApiGateway::Stage",
-        {"MethodSettings": [Match.object_like({"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": 9})]},
+    stack = stack_for(
+        **{
+            "payment:apiThrottleRateLimit": "7",
+            "payment:apiThrottleBurstLimit": "9",
+            "payment:chargeThrottleRateLimit": "3",
+            "payment:chargeThrottleBurstLimit": "4",
+        }
     )
+    # When the template is synthesized
+    settings = method_settings(Template.from_stack(stack))
+    # Then the stage and /charge use the overridden limits
+    assert (settings[("/*", "*")]["ThrottlingRateLimit"], settings[("/*", "*")]["ThrottlingBurstLimit"]) == (7, 9)
+    charge = settings[("/~1charge", "POST")]
+    assert (charge["ThrottlingRateLimit"], charge["ThrottlingBurstLimit"]) == (3, 4)
 
 
 def test_api_is_regional_and_named_after_the_environment(template: Template) -> None:
@@ -271,6 +336,8 @@ def test_api_is_regional_and_named_after_the_environment(template: Template) -> 
         ("ACCESS_DENIED", "403", "forbidden"),
         ("THROTTLED", "429", "throttled"),
         ("REQUEST_TOO_LARGE", "413", "request_too_large"),
+        ("BAD_REQUEST_BODY", "400", "invalid_request"),
+        ("BAD_REQUEST_PARAMETERS", "400", "invalid_request"),
         ("DEFAULT_4XX", None, "bad_request"),
         ("DEFAULT_5XX", None, "gateway_error"),
     ],
@@ -373,7 +440,8 @@ def test_function_reads_only_the_stripe_key_parameter(template: Template) -> Non
     }
     for statement in ssm_statements:
         assert resources_in(statement) == [expected]
-    assert "ssm:GetParameter" in {a for s in ssm_statements for a in actions_of(s)}
+    # Only GetParameter (what Powertools calls): no DescribeParameters, no GetParameterHistory (earlier key values)
+    assert {a for s in ssm_statements for a in actions_of(s)} == {"ssm:GetParameter"}
     # And no statement anywhere in the stack grants an SSM action on "*"
     for policy in resources_of(template, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -387,9 +455,9 @@ def test_function_uses_dynamodb_on_the_idempotency_table_only(template: Template
     dynamodb_statements = [
         s for s in api_function_statements(template) if any(a.startswith("dynamodb:") for a in actions_of(s))
     ]
-    # Then it may read and write items, and only in that table
+    # Then it may do exactly what Powertools idempotency does with items (no scans, queries or batches), in that table
     actions = {a for s in dynamodb_statements for a in actions_of(s)}
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     for statement in dynamodb_statements:
         for resource in resources_in(statement):
             assert resource in ({"Fn::GetAtt": [table_id, "Arn"]}, {"Ref": "AWS::NoValue"})
@@ -400,9 +468,9 @@ def test_function_uses_dynamodb_on_the_idempotency_table_only(template: Template
 
 @pytest.mark.parametrize(("route", "other"), [("capture", "refund"), ("refund", "capture")])
 def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, other: str) -> None:
-    # Given a role in the stack
+    # Given a role in the stack (with a managed policy, as the app's roles: cdk-nag refuses inline policies)
     stack = stack_for()
-    role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role = ManagedPolicyRole(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="x")
     # When it is granted one route
     grants = {"capture": stack.payment_api.grant_capture, "refund": stack.payment_api.grant_refund}
     assert grants[route](role).success

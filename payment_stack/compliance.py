@@ -1,0 +1,318 @@
+"""cdk-nag on every synth: the AwsSolutions and PCI DSS 3.2.1 packs, and the one table of accepted findings.
+
+``enable_compliance_checks`` (called by ``build_stacks``, so by ``app.py``, the tests and local mode) registers both
+packs as CDK validation plugins (cdk-nag 3: ``Validations.of(app).add_plugins(...)``) and acknowledges the findings
+in ``SUPPRESSIONS``, each on one resource for one rule (for IAM5, one finding: one wildcard resource). Any other
+finding fails the synth: ``cdk synth`` exits non-zero and prints the report (also written to
+``cdk.out/validation-report.json``); an in-process ``app.synth()`` (tests, plain ``python app.py``) raises.
+
+``SECURITY.md`` lists the same suppressions; a unit test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
+from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
+from constructs import IConstruct
+
+from payment_stack.config import PaymentConfig
+
+if TYPE_CHECKING:
+    from payment_stack.booking_stack import BookingStack
+    from payment_stack.payment_service_stack import PaymentStack
+
+# The namespace CDK's validation report gives each pack's rules ("Acknowledge with 'AwsSolutions::AwsSolutions-…'").
+PACK_NAMESPACES = {"AwsSolutions": "AwsSolutions", "PCI.DSS.321": "PCI.DSS.321"}
+
+ALWAYS = "always"
+WAF_OFF = "wafEnabled=false"
+CLOUD_WATCH_ROLE_ON = "apiGatewayCloudWatchRole=true"
+CLOUD_WATCH_ROLE_OFF = "apiGatewayCloudWatchRole=false"
+# When a suppression applies, by configuration.
+CONDITIONS: Mapping[str, Callable[[PaymentConfig], bool]] = {
+    ALWAYS: lambda _config: True,
+    WAF_OFF: lambda config: not config.waf_enabled,
+    CLOUD_WATCH_ROLE_ON: lambda config: config.api_gateway_cloud_watch_role,
+    CLOUD_WATCH_ROLE_OFF: lambda config: not config.api_gateway_cloud_watch_role,
+}
+
+PAYMENT = "Payment"
+BOOKING = "Booking"
+
+# Finding ids naming a resource that only exists at synth time use a placeholder, replaced by how cdk-nag renders
+# the token: "<LogicalId>" for a Ref, "<LogicalId.Attr>" for a GetAtt.
+_PLACEHOLDERS: Mapping[str, Callable[[BookingStack], Any]] = {
+    "COLLECT_FUNCTION_ARN": lambda booking: booking.workflow.collect_function.function_arn,
+    "REFUND_FUNCTION_ARN": lambda booking: booking.workflow.refund_function.function_arn,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suppression:
+    """One accepted finding: ``rule`` on the one CloudFormation resource at ``path`` below ``stack``.
+
+    ``applies_to`` narrows a rule that reports one finding per policy or wildcard (IAM4, IAM5) to that one finding,
+    e.g. ``Resource::*``; ``when`` names the configuration the suppression is for (a key of ``CONDITIONS``).
+    """
+
+    stack: str
+    path: str
+    rule: str
+    reason: str
+    applies_to: str | None = None
+    when: str = ALWAYS
+
+    @property
+    def rule_id(self) -> str:
+        """The id cdk-nag reports, e.g. ``AwsSolutions-IAM5[Resource::*]`` (placeholders not yet replaced)."""
+        return f"{self.rule}[{self.applies_to}]" if self.applies_to else self.rule
+
+    def active_for(self, config: PaymentConfig) -> bool:
+        return CONDITIONS[self.when](config)
+
+
+_XRAY_REASON = (
+    "X-Ray: Lambda active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+    "resource-level permissions (AWS documents Resource *); no other action in the policy has Resource *"
+)
+_LAMBDA_OUTSIDE_VPC_REASON = (
+    "No card data reaches this function (Stripe.js tokenises cards in the browser; the function sees token and "
+    "charge ids only), it has no inbound network path (invoked only through the Lambda API), and it reaches only "
+    "public HTTPS endpoints (Stripe, AWS APIs). A VPC would add NAT gateways per environment and no isolation "
+    "for data that is not there."
+)
+
+SUPPRESSIONS: tuple[Suppression, ...] = (
+    # --- Payment-<env>: the API --------------------------------------------------------------------------------------
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/charge/POST/Resource",
+        rule="AwsSolutions-APIG4",
+        reason="POST /charge is the public checkout endpoint: the browser calls it before the customer has any "
+        "identity. It only pre-authorises (a hold, never a capture) with a Stripe.js token, and is bounded by "
+        "stricter per-method throttling, request validation, CORS for configured origins, per-currency maximum "
+        "amounts and, in production, AWS WAF with a per-IP rate limit. Moving money (/capture, /refund) needs AWS_IAM.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/charge/POST/Resource",
+        rule="AwsSolutions-COG4",
+        reason="Public checkout endpoint, see AwsSolutions-APIG4 on the same method: there is no user pool to "
+        "authorise against before the customer pays.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/capture/POST/Resource",
+        rule="AwsSolutions-COG4",
+        reason="Authorised with AWS_IAM (SigV4): the only caller is the Collect function, a service principal "
+        "granted execute-api:Invoke on this one method; a Cognito user pool authenticates people, not services.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/refund/POST/Resource",
+        rule="AwsSolutions-COG4",
+        reason="Authorised with AWS_IAM (SigV4): the only caller is the Refund function, a service principal "
+        "granted execute-api:Invoke on this one method; a Cognito user pool authenticates people, not services.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="AwsSolutions-APIG3",
+        when=WAF_OFF,
+        reason="Branch and test environments run without AWS WAF (cost, no public traffic); production sets "
+        "wafEnabled and gets the web ACL on this stage. Stage and per-method throttling apply everywhere.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="PCI.DSS.321-APIGWAssociatedWithWAF",
+        when=WAF_OFF,
+        reason="Branch and test environments run without AWS WAF and hold no production cardholder traffic; "
+        "production sets wafEnabled and gets the web ACL on this stage.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
+        reason="Response caching is deliberately off: every route is a POST that moves money or reads live "
+        "payment state, so a cached answer would be wrong, and a cache would store payment data at rest. With no "
+        "cache there is nothing to encrypt.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="PCI.DSS.321-APIGWSSLEnabled",
+        reason="Client certificates let an HTTP backend verify that calls come from API Gateway. The only backend "
+        "is a Lambda proxy integration, invoked through the Lambda API and allowed by a resource policy naming this "
+        "API's stage and methods; there is no HTTP backend to present a certificate to. Clients use TLS only.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="AwsSolutions-APIG6",
+        when=CLOUD_WATCH_ROLE_OFF,
+        reason="Execution logging needs the account-level API Gateway CloudWatch role, which this configuration "
+        "does not create (local mode: the AWS emulator has no AWS::ApiGateway::Account). Every AWS environment "
+        "keeps the default (true) and logs errors; access logs are on everywhere.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
+        rule="PCI.DSS.321-APIGWExecutionLoggingEnabled",
+        when=CLOUD_WATCH_ROLE_OFF,
+        reason="Execution logging needs the account-level API Gateway CloudWatch role, which this configuration "
+        "does not create (local mode only); AWS environments log errors. Access logs are on everywhere.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/CloudWatchRole/Resource",
+        rule="AwsSolutions-IAM4",
+        applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+        when=CLOUD_WATCH_ROLE_ON,
+        reason="The account-level role API Gateway writes access and execution logs with: AWS documents this AWS "
+        "managed policy for it and maintains it as API Gateway's logging needs change. Only "
+        "apigateway.amazonaws.com can assume the role, and it is shared by every REST API in the account and "
+        "region, so it cannot be scoped to this API's log groups.",
+    ),
+    # --- Payment-<env>: the functions --------------------------------------------------------------------------------
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/Handler/Function/Resource",
+        rule="PCI.DSS.321-LambdaInsideVPC",
+        reason=_LAMBDA_OUTSIDE_VPC_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Collect/Function/Resource",
+        rule="PCI.DSS.321-LambdaInsideVPC",
+        reason=_LAMBDA_OUTSIDE_VPC_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Refund/Function/Resource",
+        rule="PCI.DSS.321-LambdaInsideVPC",
+        reason=_LAMBDA_OUTSIDE_VPC_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/Handler/Role/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason=_XRAY_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Collect/Role/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason=_XRAY_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Refund/Role/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason=_XRAY_REASON,
+    ),
+    # --- Booking-<env> -----------------------------------------------------------------------------------------------
+    Suppression(
+        stack=BOOKING,
+        path="BookingWorkflow/DeadLetterQueue/Resource",
+        rule="AwsSolutions-SQS3",
+        reason="This queue is itself the dead-letter queue: the workflow sends compensations that failed after "
+        "their retries to it, and an alarm fires on its first message. A dead-letter queue of its own would only "
+        "move the same messages one queue further from the alarm.",
+    ),
+    Suppression(
+        stack=BOOKING,
+        path="BookingWorkflow/StateMachineRole/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason="Two statements CDK adds for the state machine, whose actions support no resource-level "
+        "permissions: X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+        "GetSamplingTargets) and CloudWatch Logs delivery for execution logging (logs:CreateLogDelivery, "
+        "GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, "
+        "DescribeResourcePolicies, DescribeLogGroups); AWS documents Resource * for both.",
+    ),
+    Suppression(
+        stack=BOOKING,
+        path="BookingWorkflow/StateMachineRole/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::<COLLECT_FUNCTION_ARN>:*",
+        reason="lambda:InvokeFunction on the Collect function's versions and aliases (its ARN followed by :*), "
+        "which CDK's LambdaInvoke task grants with the function itself; it names that one function only.",
+    ),
+    Suppression(
+        stack=BOOKING,
+        path="BookingWorkflow/StateMachineRole/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::<REFUND_FUNCTION_ARN>:*",
+        reason="lambda:InvokeFunction on the Refund function's versions and aliases (its ARN followed by :*), "
+        "which CDK's LambdaInvoke task grants with the function itself; it names that one function only.",
+    ),
+)
+
+
+def compliance_packs() -> tuple[AwsSolutionsChecks, PCIDSS321Checks]:
+    return AwsSolutionsChecks(), PCIDSS321Checks()
+
+
+def enable_compliance_checks(app: App, *, payment: PaymentStack, booking: BookingStack) -> list[Suppression]:
+    """Run both packs on every synth of ``app`` and acknowledge the suppressions that apply to this configuration.
+
+    Returns the suppressions applied. Raises ``LookupError`` if a suppression names a resource that does not exist.
+    """
+    Validations.of(app).add_plugins(*compliance_packs())
+    config = payment.config
+    stacks: dict[str, Stack] = {PAYMENT: payment, BOOKING: booking}
+    applied: list[Suppression] = []
+    for suppression in SUPPRESSIONS:
+        if not suppression.active_for(config):
+            continue
+        resource = find_resource(stacks[suppression.stack], suppression.path)
+        rule_id = resolve_rule_id(suppression, booking)
+        Validations.of(resource).acknowledge(Acknowledgment(id=qualified_rule_id(rule_id), reason=suppression.reason))
+        applied.append(suppression)
+    return applied
+
+
+def find_resource(stack: Stack, path: str) -> CfnResource:
+    """The CloudFormation resource at ``path`` below ``stack`` (construct ids separated by ``/``)."""
+    node: IConstruct = stack
+    for construct_id in path.split("/"):
+        child = node.node.try_find_child(construct_id)
+        if child is None:
+            raise LookupError(f"compliance: no construct {path!r} in {stack.node.path} (missing {construct_id!r})")
+        node = child
+    if not isinstance(node, CfnResource):
+        raise LookupError(f"compliance: {stack.node.path}/{path} is not a CloudFormation resource")  # noqa: TRY004
+    return node
+
+
+def resolve_rule_id(suppression: Suppression, booking: BookingStack) -> str:
+    """The rule id with placeholders replaced by the tokens' cdk-nag rendering (``<LogicalId>``)."""
+    rule_id = suppression.rule_id
+    for name, token_of in _PLACEHOLDERS.items():
+        if name in rule_id:
+            rule_id = rule_id.replace(name, _render_reference(booking.resolve(token_of(booking))))
+    return rule_id
+
+
+def qualified_rule_id(rule_id: str) -> str:
+    """``AwsSolutions-SQS3`` → ``AwsSolutions::AwsSolutions-SQS3``: the id CDK's validation report matches on."""
+    for prefix, namespace in PACK_NAMESPACES.items():
+        if rule_id.startswith(f"{prefix}-"):
+            return f"{namespace}::{rule_id}"
+    raise ValueError(f"compliance: {rule_id!r} belongs to no pack this app runs")
+
+
+def _render_reference(resolved: Any) -> str:
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        return str(resolved["Ref"])
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        return ".".join(resolved["Fn::GetAtt"])
+    raise ValueError(f"compliance: cannot name {resolved!r} the way cdk-nag does")

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from payment_stack.booking_workflow import BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig
+from payment_stack.monitoring import BookingMonitoring, import_payment_alarm_topic
 from payment_stack.payment_service_stack import service_tags
 
 
@@ -32,6 +33,14 @@ class BookingStack(Stack):
             "BookingWorkflow",
             config=config,
             payment_functions=PaymentFunctions.from_ssm(env_name=config.env_name),
+        )
+        self.monitoring = BookingMonitoring(
+            self,
+            "Monitoring",
+            env_name=config.env_name,
+            state_machine=self.workflow.state_machine,
+            dead_letter_queue=self.workflow.dead_letter_queue,
+            alarm_topic=import_payment_alarm_topic(self, "PaymentAlarmTopic", env_name=config.env_name),
         )
         outputs = {
             "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "ARN of the booking state machine"),

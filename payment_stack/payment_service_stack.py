@@ -8,6 +8,7 @@ from constructs import Construct
 from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.monitoring import PaymentMonitoring
 from payment_stack.payment_api import PaymentApi
 
 
@@ -45,6 +46,16 @@ class PaymentStack(Stack):
             "RefundFunctionArn",
             value=self.booking_functions.refund.function_arn,
             description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
+        )
+        self.monitoring = PaymentMonitoring(
+            self,
+            "Monitoring",
+            env_name=config.env_name,
+            api=self.payment_api.rest_api,
+            api_function=self.payment_api.function,
+            collect=self.booking_functions.collect,
+            refund=self.booking_functions.refund,
+            encryption_key=self.encryption_key,
         )
 
 

@@ -115,7 +115,7 @@ def test_every_role_has_one_managed_policy_of_its_own_and_no_inline_policy(templ
             assert role_ref["Ref"] in roles, policy_id
 
 
-def test_kms_keys_rotate_and_grant_no_more_than_the_account_and_cloudwatch_logs(
+def test_kms_keys_rotate_and_grant_no_more_than_the_account_and_cloudwatch(
     templates: dict[str, Template],
 ) -> None:
     for name, template in templates.items():
@@ -130,13 +130,16 @@ def test_kms_keys_rotate_and_grant_no_more_than_the_account_and_cloudwatch_logs(
             if "kms:*" in as_list(statement["Action"]):
                 # KMS's default statement: the account itself, so that IAM policies govern the key
                 assert ":root" in principal, statement
+            elif "cloudwatch.amazonaws.com" in principal:
+                # CloudWatch alarms publishing to the encrypted alarm topic: exactly what SNS needs from the key
+                assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"], statement
             else:
                 # CloudWatch Logs of this region, for this account's log groups only, explicit actions
                 assert "logs." in principal, statement
                 assert all("*" not in action for action in actions_of(statement))
                 assert "kms:EncryptionContext:aws:logs:arn" in json.dumps(statement["Condition"])
-        # The account statement and the CloudWatch Logs statement, nothing else
-        assert len(statements) == 2
+        # The account statement, the CloudWatch Logs statement and (where the alarm topic lives) the alarms one
+        assert len(statements) in (2, 3), name
 
 
 def test_every_log_group_is_encrypted_with_its_stacks_key(templates: dict[str, Template]) -> None:

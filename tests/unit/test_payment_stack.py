@@ -102,8 +102,12 @@ def test_production_like_environment_log_groups_are_retained() -> None:
     )
 
 
-# Names that only need to be unique inside their parent resource, not in the account.
-PARENT_SCOPED_NAMES = {("AWS::IAM::Policy", "PolicyName"), ("AWS::ApiGateway::Stage", "StageName")}
+# Properties named like names that need not be unique in the account (scoped to a parent, or not a name at all).
+PARENT_SCOPED_NAMES = {
+    ("AWS::IAM::Policy", "PolicyName"),
+    ("AWS::ApiGateway::Stage", "StageName"),
+    ("AWS::CloudWatch::Alarm", "MetricName"),  # the metric an alarm watches, not a resource name
+}
 
 
 def physical_names(template: Template) -> set[str]:

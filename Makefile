@@ -103,6 +103,14 @@ local: install ## Run the whole service locally (localstripe + moto), demo, then
 local-demo: install ## Like `make local`, but exit after the demo (0 only if its end states are right)
 	$(BIN)/python -m local_mode.run --demo-only
 
+.PHONY: bench
+bench: install ## Benchmarks: init, first/warm invocation, SSM reads, connections, bundles, synth
+	$(BIN)/python -m benchmarks.run
+
+.PHONY: bench-quick
+bench-quick: $(VENV_STAMP) ## The benchmarks in quick mode: few runs, no synth (CI runs it as a test)
+	$(BIN)/python -m benchmarks.run --quick
+
 .PHONY: clean
 clean: ## Remove build output (keeps .venv and node_modules)
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache

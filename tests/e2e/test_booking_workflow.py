@@ -9,107 +9,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
 
 from local_mode.environment import LocalEnvironment
-from tests.e2e.conftest import E2E_ENV
-
-BOOKING_STACK = f"Booking-{E2E_ENV}"
-
-
-@dataclass
-class Saga:
-    env: LocalEnvironment
-
-    def output(self, key: str) -> str:
-        return self.env.output(BOOKING_STACK, key)
-
-    def add_flight(self, seats: int) -> str:
-        flight_id = f"fl-{uuid.uuid4().hex[:8]}"
-        self.env.client("dynamodb").put_item(
-            TableName=self.output("FlightsTableName"),
-            Item={"id": {"S": flight_id}, "seatCapacity": {"N": str(seats)}},
-        )
-        return flight_id
-
-    def seats(self, flight_id: str) -> int:
-        item = self.env.client("dynamodb").get_item(
-            TableName=self.output("FlightsTableName"), Key={"id": {"S": flight_id}}
-        )
-        return int(item["Item"]["seatCapacity"]["N"])
-
-    def booking(self, booking_id: str) -> dict[str, Any] | None:
-        item = self.env.client("dynamodb").get_item(
-            TableName=self.output("BookingsTableName"), Key={"id": {"S": booking_id}}
-        )
-        if "Item" not in item:
-            return None
-        return {key: next(iter(value.values())) for key, value in item["Item"].items()}
-
-    def hold(self, amount: int = 15000) -> str:
-        """A pre-authorisation made the way the front-end makes it: POST /charge."""
-        response = requests.post(
-            f"{self.env.api_url}charge",
-            json={"amount": amount, "currency": "eur", "stripeToken": "pm_card_visa", "email": "jo@example.com"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return str(response.json()["createdCharge"]["id"])
-
-    def booking_status(self, booking_id: str) -> str | None:
-        booking = self.booking(booking_id)
-        return None if booking is None else str(booking["status"])
-
-    def stripe(self, payment_id: str) -> dict[str, Any]:
-        kind = "payment_intents" if payment_id.startswith("pi_") else "charges"
-        response = requests.get(
-            f"{self.env.stripe_url}/v1/{kind}/{payment_id}",
-            params={"expand[]": "latest_charge"},
-            auth=("sk_test_e2e", ""),
-            timeout=10,
-        )
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-    def refunds(self, payment_id: str) -> list[dict[str, Any]]:
-        response = requests.get(
-            f"{self.env.stripe_url}/v1/refunds",
-            params={"payment_intent": payment_id},
-            auth=("sk_test_e2e", ""),
-            timeout=10,
-        )
-        response.raise_for_status()
-        data: list[dict[str, Any]] = response.json()["data"]
-        return data
-
-    def run(self, booking_input: dict[str, Any], timeout: float = 90) -> dict[str, Any]:
-        sfn = self.env.client("stepfunctions")
-        execution = sfn.start_execution(
-            stateMachineArn=self.output("StateMachineArn"), name=booking_input["name"], input=json.dumps(booking_input)
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            description: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
-            if description["status"] != "RUNNING":
-                return description
-            time.sleep(0.2)
-        raise AssertionError(f"execution {booking_input['name']} still running after {timeout} s")
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = self.env.client("sqs")
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.output("DeadLetterQueueUrl"), MaxNumberOfMessages=10)
-            if not batch.get("Messages"):
-                return messages
-            for message in batch["Messages"]:
-                messages.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.output("DeadLetterQueueUrl"), ReceiptHandle=message["ReceiptHandle"])
+from tests.e2e.saga_support import BOOKING_STACK, FailRoute, Saga, booking_input, error_response
 
 
 @pytest.fixture(scope="module")
@@ -140,41 +45,6 @@ def saga(local_env: LocalEnvironment, notifications: Callable[[], list[dict[str,
     saga = Saga(local_env)
     saga.dead_letters()
     return saga
-
-
-def booking_input(flight_id: str, charge_id: str) -> dict[str, Any]:
-    """The old Booking service's input: the execution name doubles as the booking id."""
-    return {
-        "outboundFlightId": flight_id,
-        "customerId": "cus-e2e",
-        "chargeId": charge_id,
-        "name": f"booking-{uuid.uuid4().hex[:12]}",
-        "createdAt": "2026-11-26T10:00:00Z",
-    }
-
-
-def error_response(status: int, code: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"message": "injected", "code": code}),
-    }
-
-
-@dataclass
-class FailRoute:
-    """Answers every request to ``path`` with an error, as a failing payment API would; counts them."""
-
-    path: str
-    status: int
-    code: str
-    calls: int = 0
-
-    def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        if event["path"] != self.path:
-            return None
-        self.calls += 1
-        return error_response(self.status, self.code)
 
 
 def test_happy_path_confirms_captures_and_notifies(

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 WORKER = Path(__file__).resolve().parent / "lambda_worker.py"
+# Lambda's init phase may take up to 10 s; a loaded local machine gets more before a worker counts as broken.
+INIT_TIMEOUT_SECONDS = 60.0
 EnvOverrides = Callable[[Mapping[str, str]], Mapping[str, str]]
 
 
@@ -39,22 +41,39 @@ class _Worker:
             raise RuntimeError("worker pipes were not created")
         self._stdin: IO[str] = self.process.stdin
         self._stdout: IO[str] = self.process.stdout
+        self._ready = False
 
-    def call(self, event: bytes, timeout: float) -> dict[str, Any]:
-        self._stdin.write(event.decode() + "\n")
-        self._stdin.flush()
+    def _wait_until_ready(self) -> dict[str, Any] | None:
+        """The worker's init (imports, module-level clients) has its own budget, like Lambda's init phase."""
+        answer = self._read_line(INIT_TIMEOUT_SECONDS)
+        if answer is None or not answer.strip():
+            self.process.kill()
+            return {"errorType": "Runtime.InitError", "errorMessage": "the function failed to initialise"}
+        self._ready = True
+        return None
+
+    def _read_line(self, timeout: float) -> str | None:
         answer: list[str] = []
         reader = threading.Thread(target=lambda: answer.append(self._stdout.readline()))
         reader.start()
         reader.join(timeout)
-        if reader.is_alive() or not answer or not answer[0]:
+        return None if reader.is_alive() else (answer[0] if answer else "")
+
+    def call(self, event: bytes, timeout: float) -> dict[str, Any]:
+        if not self._ready:
+            failure = self._wait_until_ready()
+            if failure is not None:
+                return failure
+        self._stdin.write(event.decode() + "\n")
+        self._stdin.flush()
+        line = self._read_line(timeout)
+        if line is None:
             self.process.kill()
-            message = f"Task timed out after {timeout:.2f} seconds" if reader.is_alive() else "worker exited"
-            return {
-                "errorType": "Sandbox.Timedout" if reader.is_alive() else "Runtime.ExitError",
-                "errorMessage": message,
-            }
-        result: dict[str, Any] = json.loads(answer[0])
+            return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
+        if not line:
+            self.process.kill()
+            return {"errorType": "Runtime.ExitError", "errorMessage": "worker exited"}
+        result: dict[str, Any] = json.loads(line)
         return result
 
     @property

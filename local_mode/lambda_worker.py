@@ -45,6 +45,8 @@ def main() -> None:
     sys.stdout = sys.stderr
     module_name, function_name = handler_path.rsplit(".", 1)
     handler = getattr(importlib.import_module(module_name), function_name)
+    # Init is done: as in Lambda, the function's timeout counts from here, not from the process start.
+    protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         event = json.loads(line)
         try:

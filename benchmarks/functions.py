@@ -22,6 +22,7 @@ API_ENVIRONMENT = {
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
 }
 DEPLOYED_API_URL = f"https://abcdef1234.execute-api.{REGION}.amazonaws.com/Prod/"
+TASK_ENVIRONMENT = {"PAYMENT_API_URL": DEPLOYED_API_URL}
 
 # The old design's import sets (issue 8), with the objects its modules created at import time.
 OLD_TASK_IMPORTS = """
@@ -46,11 +47,28 @@ app = APIGatewayRestResolver()
 """
 
 
+# What the old design bundled beyond the runtime: Collect/Refund had Powertools with Tracer and requests. The API's
+# old set is its own requirements (stripe brings requests).
+OLD_TASK_PACKAGES = (
+    "aws-lambda-powertools",
+    "aws-xray-sdk",
+    "wrapt",
+    "jmespath",
+    "typing_extensions",
+    "requests",
+    "certifi",
+    "charset-normalizer",
+    "idna",
+    "urllib3",
+)
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str  # the key in results.json and the folder under lambdas/
     memory_mb: int
     old_design_imports: str
+    old_design_packages: tuple[str, ...] | None  # None: the function's own requirements
     business_environment: Mapping[str, str]
     # What the harness points at its local servers when it invokes the handler (never in a template).
     local_url_variable: str
@@ -61,9 +79,13 @@ class FunctionSpec:
 
 
 FUNCTIONS = (
-    FunctionSpec("payment_api", 512, OLD_API_IMPORTS, API_ENVIRONMENT, "STRIPE_API_BASE"),
-    FunctionSpec("collect", 256, OLD_TASK_IMPORTS, {"PAYMENT_API_URL": DEPLOYED_API_URL}, "PAYMENT_API_URL"),
-    FunctionSpec("refund", 256, OLD_TASK_IMPORTS, {"PAYMENT_API_URL": DEPLOYED_API_URL}, "PAYMENT_API_URL"),
+    FunctionSpec("payment_api", 512, OLD_API_IMPORTS, None, API_ENVIRONMENT, "STRIPE_API_BASE"),
+    FunctionSpec(
+        "collect", 256, OLD_TASK_IMPORTS, OLD_TASK_PACKAGES, {"PAYMENT_API_URL": DEPLOYED_API_URL}, "PAYMENT_API_URL"
+    ),
+    FunctionSpec(
+        "refund", 256, OLD_TASK_IMPORTS, OLD_TASK_PACKAGES, {"PAYMENT_API_URL": DEPLOYED_API_URL}, "PAYMENT_API_URL"
+    ),
 )
 FUNCTIONS_BY_NAME = {spec.name: spec for spec in FUNCTIONS}
 

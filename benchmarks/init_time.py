@@ -64,7 +64,8 @@ def variants(site: LambdaSite) -> list[Variant]:
         found.append(Variant(spec.name, f"import {spec.module}", environment(spec), site.python))
         # Collect and Refund share the old import set: measured once, with Collect's environment.
         if all(variant.key != old_key(spec) for variant in found):
-            found.append(Variant(old_key(spec), spec.old_design_imports, environment(spec), site.python))
+            old_environment = lambda_environment(spec, python_path=site.old_design_python_path(spec.name))
+            found.append(Variant(old_key(spec), spec.old_design_imports, old_environment, site.python))
     return found
 
 

@@ -22,7 +22,16 @@ from pathlib import Path
 from benchmarks.functions import FUNCTIONS, PROJECT_ROOT
 
 # What the Lambda Python runtime ships (outside the bundle, after it on sys.path).
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+RUNTIME_PROVIDED = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+    "snapshot-restore-py",
+)
 _DEV_SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 
 
@@ -66,6 +75,10 @@ class LambdaSite:
     def python_path(self, function: str) -> str:
         return os.pathsep.join([str(PROJECT_ROOT), str(self.function_dir(function)), str(self.runtime_dir)])
 
+    def old_design_python_path(self, function: str) -> str:
+        """What the old design's function had: its packages (``FunctionSpec.old_design_packages``) and the runtime."""
+        return os.pathsep.join([str(self.root / "old-bundles" / function), str(self.runtime_dir)])
+
 
 def create_site(root: Path) -> LambdaSite:
     """Build the empty venv and the per-function dependency folders under ``root`` (a scratch directory)."""
@@ -75,4 +88,6 @@ def create_site(root: Path) -> LambdaSite:
     _link_distributions(runtime_dir, list(RUNTIME_PROVIDED))
     for spec in FUNCTIONS:
         _link_distributions(root / "bundles" / spec.name, requirement_names(spec.name))
+        old_packages = spec.old_design_packages or requirement_names(spec.name)
+        _link_distributions(root / "old-bundles" / spec.name, list(old_packages))
     return LambdaSite(root=root, python=str(venv / "bin" / "python"), runtime_dir=runtime_dir)

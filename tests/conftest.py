@@ -11,7 +11,7 @@ import aws_xray_sdk.core  # noqa: F401
 import pytest
 
 # Safe defaults for every test: fake AWS credentials (nothing can reach a real account), Powertools as in Lambda
-# without X-Ray, and the payment API function's configuration.
+# without X-Ray, and the functions' configuration.
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -26,6 +26,8 @@ os.environ.update(
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:8080,https://shop.example",
         "MAX_CHARGE_AMOUNTS": '{"eur": 1000000, "jpy": 100000000, "usd": 1000000}',
         "IDEMPOTENCY_TABLE_NAME": "test-idempotency",
+        # Collect and Refund build their client at import (init), from this; tests point it elsewhere as needed.
+        "PAYMENT_API_URL": "https://payment-api.test/Prod/",
     }
 )
 for variable in ("AWS_PROFILE", "STRIPE_API_BASE"):

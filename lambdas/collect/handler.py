@@ -9,18 +9,17 @@ Invoking it again for the same charge never captures twice.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.payment_task import COLLECT, payment_api_client, run_task
+from lambdas.shared.payment_task import COLLECT, container_client, run_task
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-client = functools.cache(payment_api_client)
+client = container_client()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,6 +14,7 @@ import os
 from http import HTTPStatus
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -28,7 +29,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from snapshot_restore_py import register_after_restore
 
 from lambdas.payment_api.domain import Operation
 from lambdas.payment_api.errors import (
@@ -69,21 +72,40 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     expires_after_seconds=IDEMPOTENCY_RECORD_SECONDS,
 )
-idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
+# Both AWS clients are made here, at init, from one session (its endpoint data and credentials loaded once), so the
+# first request does not pay for them. Nothing connects before the first request.
+aws_session = boto3.session.Session()
+idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_session=aws_session)
+stripe_key_parameters = SSMProvider(boto3_session=aws_session)
 
 _SUCCESS_METRICS = {Operation.AUTHORIZE: "ChargeAuthorized", Operation.CAPTURE: "PaymentCaptured"}
 
 
 @functools.cache
 def payment_service() -> PaymentService:
-    """Built on first use and kept for the container's life (one Stripe client and connection pool)."""
+    """Built at init and kept for the container's life (one Stripe HTTP client and connection pool)."""
     provider = StripeProvider(
-        key_source=ssm_key_reader(settings.stripe_secret_key_parameter, max_age_seconds=SECRET_KEY_CACHE_SECONDS),
+        key_source=ssm_key_reader(
+            settings.stripe_secret_key_parameter,
+            max_age_seconds=SECRET_KEY_CACHE_SECONDS,
+            provider=stripe_key_parameters,
+        ),
         api_base=settings.stripe_api_base,
         connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
     )
     return PaymentService(provider)
+
+
+payment_service()
+
+
+@register_after_restore
+def _after_snapshot_restore() -> None:
+    """SnapStart: each restored environment gets its own Stripe connection pool and reads the key itself."""
+    stripe_key_parameters.clear_cache()  # type: ignore[no-untyped-call]
+    payment_service.cache_clear()
+    payment_service()
 
 
 @idempotent_function(  # type: ignore[untyped-decorator]

@@ -12,12 +12,15 @@ from lambdas.payment_api.errors import ProviderNotConfigured
 logger = Logger(child=True)
 
 
-def ssm_key_reader(parameter_name: str, *, max_age_seconds: int) -> Callable[[], str]:
-    """A function returning the key; ``ProviderNotConfigured`` (and an error log) when it is missing or unreadable."""
+def ssm_key_reader(parameter_name: str, *, max_age_seconds: int, provider: parameters.SSMProvider) -> Callable[[], str]:
+    """A function returning the key; ``ProviderNotConfigured`` (and an error log) when it is missing or unreadable.
+
+    ``provider`` (built once per container, with its SSM client) caches the value for ``max_age_seconds``.
+    """
 
     def read_key() -> str:
         try:
-            key = parameters.get_parameter(parameter_name, decrypt=True, max_age=max_age_seconds)
+            key = provider.get(parameter_name, decrypt=True, max_age=max_age_seconds)
         except parameters.exceptions.GetParameterError as error:
             # An operator's task, not a bug: one clear line without a stack trace.
             logger.error(  # noqa: TRY400

@@ -1,20 +1,22 @@
 """A SigV4-signed client of the payment API for Collect and Refund, built once per container.
 
-One ``requests.Session`` (one TCP/TLS connection pool) serves every warm invocation; each call is signed for
-``execute-api`` with the function's own credentials, which botocore refreshes as they rotate. Answers are mapped to
-the typed errors of ``payment_errors``; timeouts and connection failures are retryable.
+It sends through botocore's own urllib3 session, which the Lambda runtime already ships: one keep-alive connection
+pool serves every warm invocation, no proxy or ``.netrc`` lookup happens per request, and nothing extra is bundled.
+Each call is signed for ``execute-api`` with the function's own credentials, which botocore refreshes as they
+rotate. Answers are mapped to the typed errors of ``payment_errors``; timeouts and connection failures are
+retryable.
 """
 
 from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
-import requests
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
 from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError, ConnectTimeoutError, ReadTimeoutError
 
 from lambdas.shared.payment_errors import (
     InvalidPaymentRequest,
@@ -41,54 +43,47 @@ _RETRYABLE_STATUSES = {HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS}
 _STILL_PROCESSING = "request_in_progress"
 
 
+class HttpSender(Protocol):
+    """What ``botocore.httpsession.URLLib3Session`` offers: send a prepared request, return the read response."""
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse: ...
+
+
 class PaymentApiClient:
     """POSTs JSON to ``<base_url>/<path>``; returns the 2xx JSON object or raises a ``PaymentError``."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        region: str,
-        credentials: Any,
-        session: requests.Session,
-        connect_timeout: float,
-        read_timeout: float,
-    ) -> None:
+    def __init__(self, *, base_url: str, region: str, credentials: Any, http: HttpSender) -> None:
         self._base_url = base_url.rstrip("/")
         self._region = region
         self._credentials = credentials
-        self._session = session
-        self._timeout = (connect_timeout, read_timeout)
+        self._http = http
 
     def post(self, path: str, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
-        url = f"{self._base_url}/{path.lstrip('/')}"
-        data = json.dumps(body, separators=(",", ":")).encode()
         request = AWSRequest(
             method="POST",
-            url=url,
-            data=data,
+            url=f"{self._base_url}/{path.lstrip('/')}",
+            data=json.dumps(body, separators=(",", ":")).encode(),
             headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
         )
         frozen: Credentials = self._credentials.get_frozen_credentials()
         SigV4Auth(frozen, "execute-api", self._region).add_auth(request)
         try:
-            response = self._session.post(url, data=data, headers=dict(request.headers.items()), timeout=self._timeout)
-        except requests.Timeout:
+            response = self._http.send(request.prepare())
+        except (ConnectTimeoutError, ReadTimeoutError):
             raise PaymentServiceUnavailable(f"the payment API did not answer POST /{path} in time") from None
-        except requests.RequestException as error:
+        except BotoCoreError as error:
             raise PaymentServiceUnavailable(
                 f"the payment API could not be reached for POST /{path}: {type(error).__name__}"
             ) from None
-        return _answer(path, response)
+        return _answer(path, response.status_code, response.content)
 
 
-def _answer(path: str, response: requests.Response) -> dict[str, Any]:
+def _answer(path: str, status: int, content: bytes) -> dict[str, Any]:
     try:
-        payload = response.json()
+        payload = json.loads(content)
     except ValueError:
         payload = None
     body = payload if isinstance(payload, dict) else {}
-    status = response.status_code
     if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
         if not body:
             raise UnexpectedPaymentResponse(f"the payment API answered POST /{path} with {status} and no JSON object")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import botocore.session
-import requests
+from botocore.httpsession import URLLib3Session
 
 from lambdas.shared.payment_api_client import PaymentApiClient
 from local_mode import local_aws
@@ -17,7 +17,5 @@ def signed_client(env: LocalEnvironment) -> PaymentApiClient:
         base_url=env.api_url,
         region=local_aws.REGION,
         credentials=session.get_credentials(),
-        session=requests.Session(),
-        connect_timeout=3,
-        read_timeout=30,
+        http=URLLib3Session(timeout=30),
     )

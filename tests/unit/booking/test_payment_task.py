@@ -11,8 +11,9 @@ from typing import Any
 
 import botocore.session
 import pytest
-import requests
 from aws_lambda_powertools.metrics.provider import cold_start
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from lambdas.collect import handler as collect_handler
 from lambdas.refund import handler as refund_handler
@@ -28,6 +29,7 @@ from lambdas.shared.payment_errors import (
     UnexpectedPaymentResponse,
 )
 from tests.api_events import FakeLambdaContext
+from tests.snapstart_support import run_after_restore_hooks
 
 OLD_BOOKING_STATE = {
     "outboundFlightId": "fl-123",
@@ -41,22 +43,27 @@ CAPTURED = {"capturedCharge": {"id": "ch_1AbC", "amount": 12500, "receipt_url": 
 REFUNDED = {"createdRefund": {"id": "re_77", "kind": "refund"}}
 
 
-def response(status: int, body: object) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code = status
-    answer._content = json.dumps(body).encode() if not isinstance(body, bytes) else body
-    return answer
+@dataclass(frozen=True)
+class FakeResponse:
+    """What the client reads of botocore's ``AWSResponse``."""
+
+    status_code: int
+    content: bytes
+
+
+def response(status: int, body: object) -> FakeResponse:
+    return FakeResponse(status, json.dumps(body).encode() if not isinstance(body, bytes) else body)
 
 
 @dataclass
 class FakeSession:
-    """Stands in for requests.Session: records calls, answers from a script (a Response or an exception)."""
+    """Stands in for botocore's URLLib3Session: records requests, answers from a script (a response or an error)."""
 
-    answers: list[requests.Response | Exception] = field(default_factory=list)
+    answers: list[FakeResponse | Exception] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def post(self, url: str, *, data: bytes, headers: dict[str, str], timeout: tuple[float, float]) -> Any:
-        self.calls.append({"url": url, "data": data, "headers": headers, "timeout": timeout})
+    def send(self, request: AWSPreparedRequest) -> Any:
+        self.calls.append({"url": request.url, "data": request.body, "headers": dict(request.headers.items())})
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -71,9 +78,7 @@ def session(monkeypatch: pytest.MonkeyPatch) -> FakeSession:
         base_url="https://api.example/Prod/",
         region="eu-west-1",
         credentials=credentials,
-        session=fake,  # type: ignore[arg-type]
-        connect_timeout=3.0,
-        read_timeout=20.0,
+        http=fake,
     )
     for module in (collect_handler, refund_handler):
         monkeypatch.setattr(module, "client", lambda: client)
@@ -113,7 +118,6 @@ def test_old_booking_state_collects_receipt_and_price(session: FakeSession) -> N
     (call,) = session.calls
     assert call["url"] == "https://api.example/Prod/capture"
     assert json.loads(call["data"]) == {"chargeId": "ch_1AbC"}
-    assert call["timeout"] == (3.0, 20.0)
     headers = call["headers"]
     assert headers["Idempotency-Key"] == "booking-collect-ch_1AbC"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
@@ -183,14 +187,14 @@ def test_bad_input_is_a_final_invalid_request_without_http_call(
         (response(200, {"unexpected": True}), UnexpectedPaymentResponse, False),
         (response(200, b"not json"), UnexpectedPaymentResponse, False),
         (response(200, {"capturedCharge": {"amount": "12500"}}), UnexpectedPaymentResponse, False),
-        (requests.ConnectTimeout("connect"), PaymentServiceUnavailable, True),
-        (requests.ReadTimeout("read"), PaymentServiceUnavailable, True),
-        (requests.ConnectionError("refused"), PaymentServiceUnavailable, True),
+        (ConnectTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
+        (ReadTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
+        (EndpointConnectionError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
     ],
 )
 def test_answers_map_to_typed_errors(
     session: FakeSession,
-    answer: requests.Response | Exception,
+    answer: FakeResponse | Exception,
     error_class: type[PaymentError],
     retryable: bool,
     capsys: pytest.CaptureFixture[str],
@@ -250,13 +254,25 @@ def test_cold_start_metric_is_published(
     assert '"ColdStart"' in capsys.readouterr().out
 
 
-def test_the_http_client_is_built_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given the real factory (cached per module) / When asked twice / Then it is the same client and session
-    monkeypatch.setenv("PAYMENT_API_URL", "https://api.example/Prod/")
-    collect_handler.client.cache_clear()
-    try:
-        first = collect_handler.client()
-        assert collect_handler.client() is first
-        assert first._session is collect_handler.client()._session
-    finally:
-        collect_handler.client.cache_clear()
+@pytest.mark.parametrize("module", [collect_handler, refund_handler])
+def test_the_http_client_is_built_at_init_once_per_container(module: ModuleType) -> None:
+    # Given the handler module, imported (the init) / When its client is asked for twice
+    built_at_init = module.client.cache_info().currsize
+    first = module.client()
+    # Then it already existed before the first invocation, and every invocation shares it and its connection pool
+    assert built_at_init == 1
+    assert module.client() is first
+    assert first._http is module.client()._http
+
+
+@pytest.mark.parametrize("module", [collect_handler, refund_handler])
+def test_a_snapstart_restore_builds_a_fresh_client(module: ModuleType) -> None:
+    # Given the client in the snapshot
+    in_snapshot = module.client()
+    # When Lambda runs the after-restore hooks, in order, as it does after restoring a snapshot
+    run_after_restore_hooks()
+    # Then the restored environment has its own client (own connection pool, credentials resolved again), ready
+    restored = module.client()
+    assert module.client.cache_info().currsize == 1
+    assert restored is not in_snapshot
+    assert restored._http is not in_snapshot._http

@@ -97,9 +97,16 @@ def bundled_locally(workdir: Path) -> dict[str, Path]:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as the Makefile exports it
     from payment_stack.bundling import LocalPipBundler  # noqa: PLC0415 - loads the CDK (jsii) only when needed
     from payment_stack.payment_function import ARCHITECTURE, RUNTIME  # noqa: PLC0415
+    from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS  # noqa: PLC0415
 
+    # As booking_functions.py builds them: Collect and Refund take Powertools from its official layer.
     bundlers = {
-        spec.name: LocalPipBundler(function_dir=spec.name, runtime=RUNTIME, architecture=ARCHITECTURE)
+        spec.name: LocalPipBundler(
+            function_dir=spec.name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            layer_provided=LAYER_PROVIDED_DISTRIBUTIONS if spec.name != "payment_api" else frozenset(),
+        )
         for spec in FUNCTIONS
     }
     outputs = {name: workdir / name for name in bundlers}

@@ -4,6 +4,8 @@ What it changes in moto (pinned in requirements-dev.txt for that reason), all be
 - Lambda without Docker, with ``invoke`` running the function's real bundled code (``LambdaRunner``);
 - Step Functions executing state machines, including those CloudFormation creates;
 - ``MOTO_PORT`` set, because the Step Functions interpreter calls Lambda, DynamoDB, SNS and SQS back through it.
+- SSM answering the public ``/aws/service/powertools/python/...`` parameters with a stand-in Powertools layer
+  (``local_mode/powertools_layer.py``), so Collect's and Refund's layer resolves as it does on AWS.
 Local-only settings are injected into functions here and never appear in a template: ``PAYMENT_API_URL`` (where a
 function has it) points at the local API front, ``STRIPE_API_BASE`` (for the function holding the Stripe key's
 parameter name) at localstripe.
@@ -30,6 +32,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from local_mode import local_aws
 from local_mode.lambda_runner import LambdaRunner
+from local_mode.powertools_layer import serve_powertools_layer_parameters
 
 
 def local_overrides(*, payment_api_url: str | None, stripe_api_base: str | None) -> Any:
@@ -72,6 +75,7 @@ def configure_moto(runner: LambdaRunner, port: int) -> None:
     _patch_cloudformation_properties(apigateway_models.Method, _with_mock_integration_defaults)
     _patch_cloudformation_properties(ssm_models.Parameter, _with_tag_list)
     _patch_cloudformation_properties(kms_models.Key, _with_kms_tag_keys)
+    serve_powertools_layer_parameters()
 
 
 def _patch_cloudformation_properties(model: Any, transform: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

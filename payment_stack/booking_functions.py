@@ -10,13 +10,13 @@ from constructs import Construct
 
 from payment_stack.config import PaymentConfig
 from payment_stack.payment_api import PaymentApi
-from payment_stack.payment_function import PaymentFunction
+from payment_stack.payment_function import LIVE_ALIAS_NAME, PaymentFunction
 
 # The HTTP call to the payment API uses connect 3 s + read 20 s (the API's own function times out after 12 s, inside
 # API Gateway's 29 s integration timeout), so the function always answers with a typed error before Lambda kills it.
 FUNCTION_TIMEOUT = Duration.seconds(30)
 # I/O bound (one signed HTTP call); Lambda allots CPU in proportion to memory, and 256 MB is enough for a fast cold
-# start (Powertools and requests imports).
+# start (Powertools imports; the HTTP client is botocore's, which the runtime ships).
 FUNCTION_MEMORY_MB = 256
 
 
@@ -29,10 +29,13 @@ class BookingPaymentFunctions(Construct):
 
     Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
     and three String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund``
-    (the functions' ARNs, for the booking workflow) and ``/api/url`` (the API's base URL, for the front-end).
+    (the ARNs the booking workflow invokes) and ``/api/url`` (the API's base URL, for the front-end). Powertools comes
+    from its official layer (not bundled). With ``config.snap_start`` each function has SnapStart and an alias
+    ``live`` of its published version, and the parameters hold the aliases' ARNs; otherwise the functions' ARNs.
 
-    Exposes ``collect``, ``refund`` (``lambda_.Function``), ``collect_parameter``, ``refund_parameter`` and
-    ``api_url_parameter`` (``ssm.StringParameter``).
+    Exposes ``collect``, ``refund`` (``lambda_.Function``), ``collect_target``, ``refund_target`` (what callers
+    invoke: the ``live`` alias with SnapStart, the function otherwise), ``collect_parameter``, ``refund_parameter``
+    and ``api_url_parameter`` (``ssm.StringParameter``).
     """
 
     def __init__(
@@ -47,37 +50,42 @@ class BookingPaymentFunctions(Construct):
         super().__init__(scope, construct_id)
         self._encryption_key = encryption_key
 
-        self.collect: lambda_.Function = self._function(
+        collect = self._function(
             "Collect",
             config=config,
             payment_api=payment_api,
             function_dir="collect",
             description=f"Payment Collect ({config.env_name}): captures a booking's pre-authorised charge",
         )
-        self.refund: lambda_.Function = self._function(
+        refund = self._function(
             "Refund",
             config=config,
             payment_api=payment_api,
             function_dir="refund",
             description=f"Payment Refund ({config.env_name}): refunds a booking's charge or releases its hold",
         )
+        self.collect: lambda_.Function = collect.function
+        self.refund: lambda_.Function = refund.function
+        self.collect_target: lambda_.IFunction = collect.invoke_target
+        self.refund_target: lambda_.IFunction = refund.invoke_target
         payment_api.grant_capture(self.collect)
         payment_api.grant_refund(self.refund)
 
+        alias_note = f", alias {LIVE_ALIAS_NAME}" if config.snap_start else ""
         # Physical names, but every one carries the environment, so two environments never collide.
         self.collect_parameter = ssm.StringParameter(
             self,
             "CollectParameter",
             parameter_name=f"{config.parameter_prefix}/function/collect",
-            string_value=self.collect.function_arn,
-            description=f"ARN of the payment Collect function ({config.env_name})",
+            string_value=self.collect_target.function_arn,
+            description=f"ARN of the payment Collect function{alias_note} ({config.env_name})",
         )
         self.refund_parameter = ssm.StringParameter(
             self,
             "RefundParameter",
             parameter_name=f"{config.parameter_prefix}/function/refund",
-            string_value=self.refund.function_arn,
-            description=f"ARN of the payment Refund function ({config.env_name})",
+            string_value=self.refund_target.function_arn,
+            description=f"ARN of the payment Refund function{alias_note} ({config.env_name})",
         )
         self.api_url_parameter = ssm.StringParameter(
             self,
@@ -95,7 +103,7 @@ class BookingPaymentFunctions(Construct):
         payment_api: PaymentApi,
         function_dir: str,
         description: str,
-    ) -> lambda_.Function:
+    ) -> PaymentFunction:
         return PaymentFunction(
             self,
             construct_id,
@@ -109,4 +117,7 @@ class BookingPaymentFunctions(Construct):
             removal_policy=config.removal_policy,
             encryption_key=self._encryption_key,
             environment={"PAYMENT_API_URL": payment_api.url},
-        ).function
+            # Powertools from its official layer, not the bundle: keeps each zip under 1 MB.
+            powertools_layer=True,
+            snap_start=config.snap_start,
+        )

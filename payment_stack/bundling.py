@@ -2,16 +2,22 @@
 
 Each asset holds ``lambdas/__init__.py``, ``lambdas/<function>/`` and ``lambdas/shared/`` (so the handler imports
 ``lambdas.<function>...`` exactly as the tests do) plus the wheels listed in ``lambdas/<function>/requirements.txt``
-and nothing else: no CDK, no test tools, and no ``stripe`` in functions that do not list it.
+and nothing else: no CDK, no test tools, and no ``stripe`` in functions that do not list it. ``layer_provided``
+names distributions a Lambda layer brings (e.g. Powertools): they stay pinned in requirements.txt (the dev venv and
+the closure test read it) but are left out of the bundle.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,24 @@ _PIP_PLATFORMS = {
 }
 
 
+def canonical_name(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): ``typing_extensions`` -> ``typing-extensions``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(line: str) -> str | None:
+    """The canonical name of the distribution a requirements line installs; ``None`` for blank lines and comments."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+    return canonical_name(match.group(1)) if match else None
+
+
+def bundled_requirements(function_dir: str, *, layer_provided: Iterable[str] = ()) -> str:
+    """``lambdas/<function_dir>/requirements.txt`` without the lines of distributions a layer provides."""
+    excluded = {canonical_name(name) for name in layer_provided}
+    lines = (LAMBDAS_ROOT / function_dir / "requirements.txt").read_text().splitlines()
+    return "".join(f"{line}\n" for line in lines if requirement_name(line) not in excluded)
+
+
 def _bundle_members(function_dir: str) -> list[Path]:
     return [LAMBDAS_ROOT / "__init__.py", LAMBDAS_ROOT / function_dir, LAMBDAS_ROOT / SHARED_PACKAGE]
 
@@ -41,10 +65,18 @@ def _python_version(runtime: lambda_.Runtime) -> str:
 class LocalPipBundler:
     """Bundles on this machine with the running interpreter's pip; declines (so CDK uses Docker) without pip."""
 
-    def __init__(self, *, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> None:
+    def __init__(
+        self,
+        *,
+        function_dir: str,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        layer_provided: frozenset[str] = frozenset(),
+    ) -> None:
         self._function_dir = function_dir
         self._python_version = _python_version(runtime)
         self._platform = _PIP_PLATFORMS[architecture.name]
+        self._layer_provided = layer_provided
 
     # jsii passes the asset's BundlingOptions after output_dir; local bundling needs none of them.
     def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
@@ -57,6 +89,12 @@ class LocalPipBundler:
 
     def _install_requirements(self, output: Path) -> None:
         requirements = LAMBDAS_ROOT / self._function_dir / "requirements.txt"
+        with tempfile.TemporaryDirectory() as scratch:
+            bundled = Path(scratch) / "requirements.txt"
+            bundled.write_text(bundled_requirements(self._function_dir, layer_provided=self._layer_provided))
+            self._pip_install(bundled, output, shown_as=requirements)
+
+    def _pip_install(self, requirements: Path, output: Path, *, shown_as: Path) -> None:
         command = [
             sys.executable,
             "-m",
@@ -83,7 +121,7 @@ class LocalPipBundler:
         completed = subprocess.run(command, capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             raise RuntimeError(
-                f"bundling {self._function_dir}: pip could not install {requirements} for "
+                f"bundling {self._function_dir}: pip could not install {shown_as} for "
                 f"{self._platform}/python{self._python_version}:\n{completed.stderr.strip()}"
             )
 
@@ -98,9 +136,18 @@ class LocalPipBundler:
                 shutil.copy2(member, target)
 
 
-def source_hash(*, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+def source_hash(
+    *,
+    function_dir: str,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    layer_provided: frozenset[str] = frozenset(),
+) -> str:
     """A hash of everything that goes into one function's asset, so an unchanged function is never rebundled."""
     digest = hashlib.sha256(f"{runtime.name}|{architecture.name}|{function_dir}".encode())
+    if layer_provided:
+        # Only when set, so the hashes (and assets) of functions without a layer stay as they were.
+        digest.update(f"|layer-provided:{','.join(sorted(canonical_name(n) for n in layer_provided))}".encode())
     for member in _bundle_members(function_dir):
         files = [member] if member.is_file() else sorted(p for p in member.rglob("*") if p.is_file())
         for path in files:
@@ -111,23 +158,43 @@ def source_hash(*, function_dir: str, runtime: lambda_.Runtime, architecture: la
     return digest.hexdigest()
 
 
-def function_code(*, function_dir: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """The code asset of ``lambdas/<function_dir>``: bundled locally, in the runtime's bundling image otherwise."""
+def function_code(
+    *,
+    function_dir: str,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    layer_provided: Iterable[str] = (),
+) -> lambda_.Code:
+    """The code asset of ``lambdas/<function_dir>``: bundled locally, in the runtime's bundling image otherwise.
+
+    ``layer_provided``: distributions a layer of the function provides, left out of the bundle.
+    """
     if not (LAMBDAS_ROOT / function_dir / "requirements.txt").is_file():
         raise FileNotFoundError(f"{LAMBDAS_ROOT / function_dir / 'requirements.txt'} is missing")
+    provided = frozenset(canonical_name(name) for name in layer_provided)
+    requirements = f"{function_dir}/requirements.txt"
+    write_requirements = ""
+    if provided:
+        requirements = "/tmp/requirements.txt"  # noqa: S108 - inside the throw-away bundling container
+        content = bundled_requirements(function_dir, layer_provided=provided)
+        write_requirements = f"printf %s {shlex.quote(content)} > {requirements} && "
     docker_command = (
-        f"pip install --no-compile --no-deps -r {function_dir}/requirements.txt -t /asset-output"
+        f"{write_requirements}pip install --no-compile --no-deps -r {requirements} -t /asset-output"
         f" && mkdir -p /asset-output/lambdas && cp __init__.py /asset-output/lambdas/"
         f" && cp -r {function_dir} {SHARED_PACKAGE} /asset-output/lambdas/"
     )
     return lambda_.Code.from_asset(
         str(LAMBDAS_ROOT),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=source_hash(function_dir=function_dir, runtime=runtime, architecture=architecture),
+        asset_hash=source_hash(
+            function_dir=function_dir, runtime=runtime, architecture=architecture, layer_provided=provided
+        ),
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             platform=f"linux/{'arm64' if architecture.name == lambda_.Architecture.ARM_64.name else 'amd64'}",
             command=["bash", "-c", docker_command],
-            local=LocalPipBundler(function_dir=function_dir, runtime=runtime, architecture=architecture),
+            local=LocalPipBundler(
+                function_dir=function_dir, runtime=runtime, architecture=architecture, layer_provided=provided
+            ),
         ),
     )

@@ -73,6 +73,9 @@ class PaymentConfig:
     waf_enabled: bool
     # Requests one client IP may send to /charge in any 5 minutes before WAF blocks it (429); only with waf_enabled.
     waf_charge_rate_limit: int
+    # Lambda SnapStart on the three functions: each publishes a version with an alias ``live`` that every caller
+    # (API Gateway, the booking workflow through SSM) invokes. Python SnapStart bills snapshot caching and restores.
+    snap_start: bool
     # Every Retry of the booking workflow starts at this interval and never waits longer than the maximum delay.
     # Local and test environments use 1/1: moto's interpreter sleeps for real.
     workflow_retry_interval_seconds: int
@@ -167,6 +170,7 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         api_gateway_cloud_watch_role=_as_bool(setting("apiGatewayCloudWatchRole"), "apiGatewayCloudWatchRole"),
         waf_enabled=_as_bool(setting("wafEnabled"), "wafEnabled"),
         waf_charge_rate_limit=_as_positive_int(setting("wafChargeRateLimit"), "wafChargeRateLimit"),
+        snap_start=_as_bool(setting("snapStart"), "snapStart"),
         workflow_retry_interval_seconds=_as_positive_int(
             setting("workflowRetryIntervalSeconds"), "workflowRetryIntervalSeconds"
         ),

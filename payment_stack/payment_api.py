@@ -58,10 +58,13 @@ class PaymentApi(Construct):
     The Stripe SecureString is not created here (operators put it in SSM); the function may read that one parameter
     only (``ssm:GetParameter``) and use the idempotency table's items only.
 
-    Exposes ``rest_api``, ``stage``, ``function``, ``idempotency_table``, ``access_log_group``,
-    ``execution_log_group`` and ``firewall`` (``None`` when not created), ``charge_method``, ``capture_method``,
-    ``refund_method``, ``url`` (base URL of stage ``Prod``, ending in ``/``), and ``grant_capture`` /
-    ``grant_refund`` to let a principal call ``POST /capture`` / ``POST /refund``.
+    With ``config.snap_start`` the function has SnapStart and an alias ``live`` of its published version, which the
+    integration invokes; its grants (idempotency table, Stripe key) stay on the function's role.
+
+    Exposes ``rest_api``, ``stage``, ``function``, ``invoke_target`` (the alias or the function),
+    ``idempotency_table``, ``access_log_group``, ``execution_log_group`` and ``firewall`` (``None`` when not created),
+    ``charge_method``, ``capture_method``, ``refund_method``, ``url`` (base URL of stage ``Prod``, ending in ``/``),
+    and ``grant_capture`` / ``grant_refund`` to let a principal call ``POST /capture`` / ``POST /refund``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig, encryption_key: kms.IKey) -> None:
@@ -107,8 +110,11 @@ class PaymentApi(Construct):
                 "MAX_CHARGE_AMOUNTS": json.dumps(config.max_charge_amounts_by_currency, sort_keys=True),
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
             },
+            snap_start=config.snap_start,
         )
         self.function: lambda_.Function = self._api_function.function
+        # What API Gateway invokes: the function's alias `live` with SnapStart, the function itself otherwise.
+        self.invoke_target: lambda_.IFunction = self._api_function.invoke_target
         # Item operations on this one table only (grant_read_write_data would add scans, queries and batch calls).
         self.idempotency_table.grant(self.function, *IDEMPOTENCY_TABLE_ACTIONS)
 
@@ -202,7 +208,7 @@ class PaymentApi(Construct):
             )
 
         # The console's test-invoke is not allowed to call the function: production traffic only.
-        integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
+        integration = apigw.LambdaIntegration(self.invoke_target, allow_test_invoke=False)
         # API Gateway refuses, before the function runs, a JSON body that is not a JSON object (malformed JSON, an
         # array, a string...). The function checks the fields itself, with a precise error code per field.
         json_object = self.rest_api.add_model(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -12,6 +12,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from payment_stack.bundling import function_code
+from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS
+from payment_stack.powertools_layer import powertools_layer as powertools_layer_of
 from payment_stack.roles import ManagedPolicyRole
 
 POWERTOOLS_SERVICE_NAME = "payment"
@@ -20,6 +22,10 @@ METRICS_NAMESPACE = "ServerlessAirline"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Graviton: cheaper per millisecond and no slower for this I/O-bound code; every dependency ships aarch64 wheels.
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# With SnapStart, callers invoke this alias of the newest published version (SnapStart never applies to $LATEST).
+LIVE_ALIAS_NAME = "live"
+# CDK's reminder that SnapStart needs published versions: acknowledged where the version and alias are created.
+_SNAP_START_PUBLISH_WARNING = "@aws-cdk/aws-lambda:snapStartRequirePublish"
 
 
 class PaymentFunction(Construct):
@@ -33,6 +39,14 @@ class PaymentFunction(Construct):
 
     Exposes ``function`` (the ``lambda_.Function``), ``role`` and ``log_group``. ``environment`` adds business
     settings to the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, ``log_level``).
+
+    ``powertools_layer``: Powertools comes from the official Powertools layer of the version the function's
+    requirements.txt pins (``payment_stack.powertools_layer``) and is left out of the bundle.
+
+    ``snap_start``: Lambda SnapStart on published versions. The function's ``current_version`` is published and the
+    alias ``live`` points at it; ``alias`` is that alias (``None`` without SnapStart) and ``invoke_target`` is what
+    callers must invoke: the alias with SnapStart, the function itself without. Grants to the function's role (what
+    the code may call) are unchanged; only invoking goes through ``invoke_target``.
     """
 
     def __init__(
@@ -50,6 +64,8 @@ class PaymentFunction(Construct):
         removal_policy: RemovalPolicy,
         encryption_key: kms.IKey | None = None,
         environment: Mapping[str, str] | None = None,
+        powertools_layer: bool = False,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -70,7 +86,22 @@ class PaymentFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=handler,
-            code=function_code(function_dir=function_dir, runtime=RUNTIME, architecture=ARCHITECTURE),
+            code=function_code(
+                function_dir=function_dir,
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                layer_provided=LAYER_PROVIDED_DISTRIBUTIONS if powertools_layer else (),
+            ),
+            layers=(
+                [powertools_layer_of(self, function_dir=function_dir, runtime=RUNTIME, architecture=ARCHITECTURE)]
+                if powertools_layer
+                else None
+            ),
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            # A replaced version is deleted: every published SnapStart version is billed for its cached snapshot.
+            current_version_options=(
+                lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY) if snap_start else None
+            ),
             timeout=timeout,
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
@@ -83,3 +114,14 @@ class PaymentFunction(Construct):
                 **(environment or {}),
             },
         )
+        self.alias: lambda_.Alias | None = None
+        self.invoke_target: lambda_.IFunction = self.function
+        if snap_start:
+            # current_version publishes a new version whenever the code or configuration changes; the alias follows.
+            self.alias = lambda_.Alias(
+                self, "LiveAlias", alias_name=LIVE_ALIAS_NAME, version=self.function.current_version
+            )
+            self.invoke_target = self.alias
+            Annotations.of(self.function).acknowledge_warning(
+                _SNAP_START_PUBLISH_WARNING, f"a version is published and alias {LIVE_ALIAS_NAME!r} points at it"
+            )

@@ -38,13 +38,13 @@ class PaymentStack(Stack):
         CfnOutput(
             self,
             "CollectFunctionArn",
-            value=self.booking_functions.collect.function_arn,
+            value=self.booking_functions.collect_target.function_arn,
             description=f"ARN of the Collect function (also SSM {config.parameter_prefix}/function/collect)",
         )
         CfnOutput(
             self,
             "RefundFunctionArn",
-            value=self.booking_functions.refund.function_arn,
+            value=self.booking_functions.refund_target.function_arn,
             description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
         )
         self.monitoring = PaymentMonitoring(

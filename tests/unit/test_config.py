@@ -178,3 +178,19 @@ def test_waf_is_on_for_prod_only_and_can_be_turned_on_anywhere() -> None:
 def test_execution_logging_follows_the_cloud_watch_role_setting() -> None:
     assert config_for("feature-x").execution_logging_enabled is True
     assert config_for("local", apiGatewayCloudWatchRole="false").execution_logging_enabled is False
+
+
+def test_snap_start_is_on_for_prod_only_and_can_be_set_anywhere() -> None:
+    # Given the defaults, production's entry and command-line overrides (strings)
+    assert config_for("feature-x").snap_start is False
+    assert config_for("main").snap_start is False
+    assert config_for("prod").snap_start is True
+    # Then the override wins either way
+    assert config_for("feature-x", snapStart="true").snap_start is True
+    assert config_for("prod", snapStart="FALSE").snap_start is False
+
+
+@pytest.mark.parametrize("value", ["sometimes", 1, "yes"])
+def test_snap_start_must_be_true_or_false(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"snapStart.*true or false"):
+        config_for("feature-x", snapStart=value)

@@ -92,6 +92,7 @@ def _bytecode_prefix(prefix: Path, site: LambdaSite, measured: list[Variant]) ->
     for variant in measured:
         _run_once(replace(variant, environment={**variant.environment, "PYTHONPYCACHEPREFIX": str(prefix)}))
     bundled = [site.function_dir(spec.name) for spec in FUNCTIONS] + [PROJECT_ROOT / "lambdas"]
+    bundled += [site.old_design_dir(spec.name) for spec in FUNCTIONS]
     for directory in bundled:
         shutil.rmtree(prefix / directory.relative_to("/"), ignore_errors=True)
 

@@ -75,19 +75,23 @@ class LambdaSite:
     def python_path(self, function: str) -> str:
         return os.pathsep.join([str(PROJECT_ROOT), str(self.function_dir(function)), str(self.runtime_dir)])
 
+    def old_design_dir(self, function: str) -> Path:
+        """The old design's packages for ``function`` (``FunctionSpec.old_design_packages``)."""
+        return self.root / "old-bundles" / function
+
     def old_design_python_path(self, function: str) -> str:
-        """What the old design's function had: its packages (``FunctionSpec.old_design_packages``) and the runtime."""
-        return os.pathsep.join([str(self.root / "old-bundles" / function), str(self.runtime_dir)])
+        """What the old design's function had: its packages and what the runtime provides."""
+        return os.pathsep.join([str(self.old_design_dir(function)), str(self.runtime_dir)])
 
 
 def create_site(root: Path) -> LambdaSite:
     """Build the empty venv and the per-function dependency folders under ``root`` (a scratch directory)."""
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
-    runtime_dir = root / "runtime"
-    _link_distributions(runtime_dir, list(RUNTIME_PROVIDED))
+    site = LambdaSite(root=root, python=str(venv / "bin" / "python"), runtime_dir=root / "runtime")
+    _link_distributions(site.runtime_dir, list(RUNTIME_PROVIDED))
     for spec in FUNCTIONS:
-        _link_distributions(root / "bundles" / spec.name, requirement_names(spec.name))
+        _link_distributions(site.function_dir(spec.name), requirement_names(spec.name))
         old_packages = spec.old_design_packages or requirement_names(spec.name)
-        _link_distributions(root / "old-bundles" / spec.name, list(old_packages))
-    return LambdaSite(root=root, python=str(venv / "bin" / "python"), runtime_dir=runtime_dir)
+        _link_distributions(site.old_design_dir(spec.name), list(old_packages))
+    return site

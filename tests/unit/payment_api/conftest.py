@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 import stripe
 from moto import mock_aws
 
@@ -48,7 +49,8 @@ def fake_stripe(monkeypatch: pytest.MonkeyPatch) -> FakeStripeHttp:
     """Stripe's HTTP transport, replaced: ``StripeProvider`` gets this client instead of a ``RequestsClient``."""
     http = FakeStripeHttp()
 
-    def requests_client(*, timeout: Any) -> FakeStripeHttp:
+    def requests_client(*, timeout: Any, session: requests.Session) -> FakeStripeHttp:
+        assert session.trust_env is False  # no proxy or .netrc lookups per request
         http.timeouts.append(timeout)
         return http
 

@@ -111,7 +111,7 @@ class StripeProvider:
     def _authorize_intent(
         self, client: stripe.StripeClient, request: ChargeRequest, metadata: dict[str, str], idempotency_key: str
     ) -> Payment:
-        """Create a manual-capture PaymentIntent, then confirm it (two calls, each with its own derived key)."""
+        """Create a manual-capture PaymentIntent and confirm it in the same call (one round trip to Stripe)."""
         if request.description:
             metadata = {**metadata, "description": request.description}
         params: Any = {
@@ -119,20 +119,14 @@ class StripeProvider:
             "currency": request.currency,
             "payment_method": request.source,
             "capture_method": "manual",
+            "confirm": True,
             "metadata": metadata,
         }
         if not self._localstripe:
             # Cards only, no redirect-based methods: so confirming needs no return_url. localstripe refuses this
             # parameter (and already accepts nothing but cards).
             params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
-        created = _call(client, "post", "/v1/payment_intents", params, idempotency_key=f"{idempotency_key}:create")
-        if created["status"] == "requires_confirmation":
-            created = _call(
-                client,
-                "post",
-                f"/v1/payment_intents/{_quoted(created['id'])}/confirm",
-                idempotency_key=f"{idempotency_key}:confirm",
-            )
+        created = _call(client, "post", "/v1/payment_intents", params, idempotency_key=idempotency_key)
         payment = _intent_payment(created)
         if payment.status not in ("requires_capture", "requires_action"):
             raise CardDeclined("the card was not authorised", decline_code=None)

@@ -242,14 +242,16 @@ def test_stripe_receives_the_key_on_every_money_moving_request(
     ]
 
 
-def test_stripe_receives_distinct_keys_for_creating_and_confirming_an_intent(
+def test_a_payment_method_is_authorised_in_one_stripe_call_with_the_clients_key(
     stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp
 ) -> None:
-    fake_stripe.routes = {
-        ("POST", "/v1/payment_intents"): (200, intent_object(status="requires_confirmation")),
-        ("POST", "/v1/payment_intents/pi_stub1/confirm"): (200, intent_object(status="requires_capture")),
-    }
+    # Given Stripe confirms the PaymentIntent as it creates it
+    fake_stripe.routes = {("POST", "/v1/payment_intents"): (200, intent_object(status="requires_capture"))}
     body = {"amount": 5000, "currency": "usd", "stripeToken": "pm_card_visa"}
+    # When the front-end pre-authorises a PaymentMethod
     status, _, created = stripe_backed_api.post("/charge", body, headers={"Idempotency-Key": "k-42"})
+    # Then one POST created and confirmed a manual-capture intent, under the request's key
     assert status == 200, created
-    assert [call.idempotency_key for call in fake_stripe.posts()] == ["charge:k-42:create", "charge:k-42:confirm"]
+    (call,) = fake_stripe.posts()
+    assert (call.path, call.idempotency_key) == ("/v1/payment_intents", "charge:k-42")
+    assert (call.params["confirm"], call.params["capture_method"]) == ("true", "manual")

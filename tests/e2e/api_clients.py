@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import botocore.session
 from botocore.httpsession import URLLib3Session
+from urllib3.connection import HTTPConnection
 
 from lambdas.shared.payment_api_client import PaymentApiClient
 from local_mode import local_aws
@@ -17,5 +18,6 @@ def signed_client(env: LocalEnvironment) -> PaymentApiClient:
         base_url=env.api_url,
         region=local_aws.REGION,
         credentials=session.get_credentials(),
-        http=URLLib3Session(timeout=30),
+        # TCP_NODELAY, as the functions set it (lambdas/shared/payment_task.py).
+        http=URLLib3Session(timeout=30, socket_options=HTTPConnection.default_socket_options),
     )

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
+from tests.template_support import only_logical_id, render, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature/x"
@@ -32,10 +33,6 @@ def template() -> Template:
     return Template.from_stack(stack_for())
 
 
-def resources_of(template: Template, resource_type: str) -> dict[str, Any]:
-    return dict(template.find_resources(resource_type))
-
-
 def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
     """The one function with ``handler``, as ``(logical id, resource)``: found by property, never by hashed id."""
     functions = {
@@ -50,29 +47,6 @@ def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str
 def statements_of_function(template: Template, handler: str) -> list[dict[str, Any]]:
     _, function = function_by_handler(template, handler)
     return statements_of_role(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
-
-
-def render(value: Any, template: Template) -> str:
-    """A string or ``Fn::Join`` as text: a Ref to a Stage becomes its StageName, any other Ref ``${LogicalId}``."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(render(part, template) for part in parts)
-    if "Ref" in value:
-        stages = resources_of(template, "AWS::ApiGateway::Stage")
-        if value["Ref"] in stages:
-            return str(stages[value["Ref"]]["Properties"]["StageName"])
-        return "${" + str(value["Ref"]) + "}"
-    if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    raise AssertionError(f"cannot render {value!r}")
-
-
-def only_logical_id(template: Template, resource_type: str) -> str:
-    found = resources_of(template, resource_type)
-    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
-    return next(iter(found))
 
 
 def parameter_named(template: Template, name: str) -> dict[str, Any]:

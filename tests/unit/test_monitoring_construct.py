@@ -31,6 +31,7 @@ from payment_stack.monitoring import (
     PaymentMonitoring,
     import_payment_alarm_topic,
 )
+from tests.template_support import only_logical_id, resources_of
 
 ENV = "feature-x"
 API_NAME = f"payment-{ENV}"
@@ -121,10 +122,6 @@ def template(built: Built) -> Template:
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
 
-def resources_of(template: Template, resource_type: str) -> dict[str, Any]:
-    return dict(template.find_resources(resource_type))
-
-
 def logical_id_where(template: Template, resource_type: str, **properties: Any) -> str:
     found = [
         logical_id
@@ -133,12 +130,6 @@ def logical_id_where(template: Template, resource_type: str, **properties: Any) 
     ]
     assert len(found) == 1, f"expected one {resource_type} with {properties}, found {found}"
     return found[0]
-
-
-def only_logical_id(template: Template, resource_type: str) -> str:
-    found = resources_of(template, resource_type)
-    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
-    return next(iter(found))
 
 
 def alarms_of(template: Template) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from payment_stack.config import ConfigError
 from payment_stack.payment_service_stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
 from tests.cdk_support import make_app
+from tests.template_support import only_logical_id, render, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature-x"
@@ -38,10 +39,6 @@ def template() -> Template:
     return Template.from_stack(stack_for())
 
 
-def resources_of(template: Template, resource_type: str) -> dict[str, Any]:
-    return dict(template.find_resources(resource_type))
-
-
 def methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
     """``(path part, HTTP method)`` → the Method's properties, following ``ResourceId`` to the Resource's PathPart."""
     resources = resources_of(template, "AWS::ApiGateway::Resource")
@@ -52,23 +49,6 @@ def methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]
         path_part = resources[resource_ref]["Properties"]["PathPart"] if resource_ref in resources else "/"
         routes[(path_part, properties["HttpMethod"])] = properties
     return routes
-
-
-def render(value: Any, template: Template) -> str:
-    """A string or ``Fn::Join`` as text: a Ref to a Stage becomes its StageName, any other Ref ``${LogicalId}``."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(render(part, template) for part in parts)
-    if "Ref" in value:
-        stages = resources_of(template, "AWS::ApiGateway::Stage")
-        if value["Ref"] in stages:
-            return str(stages[value["Ref"]]["Properties"]["StageName"])
-        return "${" + str(value["Ref"]) + "}"
-    if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    raise AssertionError(f"cannot render {value!r}")
 
 
 def api_function(template: Template) -> tuple[str, dict[str, Any]]:
@@ -85,12 +65,6 @@ def api_function_statements(template: Template) -> list[dict[str, Any]]:
     _, function = api_function(template)
     role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     return statements_of_role(template, role_logical_id)
-
-
-def only_logical_id(template: Template, resource_type: str) -> str:
-    found = resources_of(template, resource_type)
-    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
-    return next(iter(found))
 
 
 # --- routes and authorisation ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import AppStacks, build_stacks
 from tests.cdk_support import make_app
+from tests.template_support import resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature/x"
@@ -40,10 +41,6 @@ def template_on(stacks_on: AppStacks) -> Template:
 @pytest.fixture(scope="module")
 def template_off() -> Template:
     return Template.from_stack(stacks_for().payment)
-
-
-def resources_of(template: Template, resource_type: str) -> dict[str, Any]:
-    return dict(template.find_resources(resource_type))
 
 
 def function_id(template: Template, name: str) -> str:

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_mode.api_front import proxy_event as local_proxy_event
+
 
 @dataclass
 class FakeLambdaContext:
@@ -28,32 +30,15 @@ def proxy_event(
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
 ) -> dict[str, Any]:
-    """A REST API proxy event; ``body`` is JSON-encoded unless ``raw_body`` gives the exact text."""
+    """A REST API proxy event, as local mode builds it; ``body`` is JSON-encoded unless ``raw_body`` gives the text."""
     text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {key: [value] for key, value in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/Prod{path}",
-            "stage": "Prod",
-            "requestId": request_id,
-            "accountId": "123456789012",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
+    return local_proxy_event(
+        method=method,
+        path=path,
+        stage="Prod",
+        headers={"Content-Type": "application/json", "User-Agent": "pytest", **(headers or {})},
+        body=None if text is None else text.encode(),
+    )
 
 
 def response_json(response: dict[str, Any]) -> Any:

@@ -1,0 +1,227 @@
+"""The payment ledger port: what the service records of every payment it handles, and the transitions it allows.
+
+One record per payment id (``ch_``/``pi_``): its status, the authorised, captured and refunded amounts, the currency,
+the provider, when it was created and last changed, the booking it belongs to when known, and a history entry for
+every transition. ``ALLOWED_TRANSITIONS`` is the one place in code that says which status may follow which (the
+README's table is this one); adapters enforce it with conditional writes, so a replay, a retry or an out-of-order
+write never moves a payment backwards and never adds a history entry twice (entries are keyed by ``entry_id``).
+
+The DynamoDB adapter (``lambdas.payment_api.dynamodb_ledger``) is the only code that knows the table's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_ACTION = "requires_action"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    DISPUTED = "disputed"
+
+
+S = PaymentStatus
+# Status -> the statuses it may move to. A status missing from a value's set can never follow it: terminal states
+# (refunded, released, expired) have none. ``partially_refunded -> partially_refunded`` is a further partial refund
+# and ``disputed -> disputed`` an update of the dispute; both still need a new entry id. A hold waiting for 3-D Secure
+# may be captured directly: the customer authenticates with Stripe, not with us, so Stripe's capture is the proof.
+ALLOWED_TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.CAPTURED, S.RELEASED, S.EXPIRED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.RELEASED, S.EXPIRED}),
+    S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.DISPUTED: frozenset({S.DISPUTED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+    S.RELEASED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+# A hold: money blocked on the card but not taken. The sweeper releases holds nobody captured in time.
+HOLD_STATUSES = frozenset({S.REQUIRES_ACTION, S.AUTHORIZED})
+# Where a payment's record may start: made by /charge, or back-filled from the provider in whatever state it is.
+INITIAL_STATUSES = frozenset(PaymentStatus)
+
+
+def allowed_sources(target: PaymentStatus) -> frozenset[PaymentStatus]:
+    """The statuses from which a payment may move to ``target``."""
+    return frozenset(source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
+def is_allowed(source: PaymentStatus, target: PaymentStatus) -> bool:
+    return target in ALLOWED_TRANSITIONS[source]
+
+
+class EntrySource(StrEnum):
+    """What caused a transition."""
+
+    API = "api"  # a /charge, /capture or /refund request
+    SWEEPER = "sweeper"  # the abandoned-hold sweeper
+    PROVIDER = "provider"  # read back from the provider: a back-fill, or a correction of a stale record
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookingContext:
+    """The booking a payment belongs to, as Collect and Refund forward it (each field optional)."""
+
+    booking_id: str | None = None
+    customer_id: str | None = None
+    execution: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.booking_id is None and self.customer_id is None and self.execution is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    """One transition as it was recorded. ``amount`` is what this transition moved (held, captured, refunded or
+    released), in the currency's smallest unit; the three totals are the record's after it."""
+
+    entry_id: str
+    status: PaymentStatus
+    previous_status: PaymentStatus | None
+    at: datetime
+    amount: int
+    authorized_amount: int
+    captured_amount: int
+    refunded_amount: int
+    source: EntrySource
+    request_id: str | None
+    idempotency_key: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRecord:
+    """A payment as the ledger holds it; ``history`` is oldest first."""
+
+    payment_id: str
+    status: PaymentStatus
+    provider: str
+    currency: str
+    authorized_amount: int
+    captured_amount: int
+    refunded_amount: int
+    created_at: datetime
+    updated_at: datetime
+    booking: BookingContext | None
+    history: tuple[HistoryEntry, ...]
+    reason: str | None = None
+
+    @property
+    def capturable_amount(self) -> int:
+        return self.authorized_amount if self.status in HOLD_STATUSES else 0
+
+    @property
+    def refundable_amount(self) -> int:
+        return max(0, self.captured_amount - self.refunded_amount)
+
+    def has_entry(self, entry_id: str) -> bool:
+        return any(entry.entry_id == entry_id for entry in self.history)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewPayment:
+    """The first record of a payment: made by /charge (``authorized`` or ``requires_action``) or back-filled."""
+
+    payment_id: str
+    status: PaymentStatus
+    provider: str
+    currency: str
+    authorized_amount: int
+    captured_amount: int = 0
+    refunded_amount: int = 0
+    # When the hold was made: the provider's creation time for a back-fill, so the sweeper ages it correctly.
+    created_at: datetime
+    entry_id: str
+    source: EntrySource
+    request_id: str | None
+    idempotency_key: str | None
+    booking: BookingContext | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transition:
+    """A move of an existing record to ``status``.
+
+    ``amount`` is what this transition moved (for the history entry). The totals change as follows: a given
+    ``captured_amount`` replaces the record's (one capture per payment), ``refunded_delta`` is added to the refunded
+    total exactly once per ``entry_id`` (partial refunds add up), and ``authorized_amount``, when given, replaces
+    the authorised total (a correction from the provider). ``booking``, when given and not empty, replaces the
+    record's booking context. ``reason`` says why (e.g. ``abandoned`` for the sweeper's releases).
+    """
+
+    payment_id: str
+    status: PaymentStatus
+    entry_id: str
+    at: datetime
+    amount: int
+    source: EntrySource
+    request_id: str | None
+    idempotency_key: str | None
+    captured_amount: int | None = None
+    refunded_delta: int = 0
+    authorized_amount: int | None = None
+    booking: BookingContext | None = None
+    reason: str | None = None
+
+
+class LedgerError(Exception):
+    """Base class of the ledger's failures."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger could not be read or written (throttled, unreachable, failing): retrying may succeed."""
+
+
+class TransitionRefused(LedgerError):
+    """The record's current status does not allow the transition; ``record`` is the record as it is now."""
+
+    def __init__(self, record: PaymentRecord, target: PaymentStatus) -> None:
+        super().__init__(f"payment {record.payment_id} is {record.status}: it cannot become {target}")
+        self.record = record
+        self.target = target
+
+
+class Ledger(Protocol):
+    """Adapters raise ``LedgerUnavailable`` for any storage failure, never their own exception types."""
+
+    def get(self, payment_id: str) -> PaymentRecord | None:
+        """The record of ``payment_id`` with its history, or ``None`` when the ledger has none (strongly consistent)."""
+        ...
+
+    def create(self, payment: NewPayment) -> PaymentRecord:
+        """Create the record with its first history entry; returns it.
+
+        Idempotent: when a record already exists, nothing is written and the existing record is returned (a replay
+        of the same ``entry_id``, or a back-fill racing another one). The caller compares it with what it expected.
+        """
+        ...
+
+    def apply(self, transition: Transition) -> PaymentRecord:
+        """Move the record to ``transition.status`` and append its history entry, in one conditional write.
+
+        Returns the record after the transition. When the record already holds an entry with
+        ``transition.entry_id`` (a replay or a retry), nothing is written and the record is returned as it is.
+        Raises ``TransitionRefused`` (with the current record) when ``ALLOWED_TRANSITIONS`` does not allow the move
+        from the current status or the record does not exist, ``LedgerUnavailable`` when storage fails.
+        """
+        ...
+
+    def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
+        """Records still in a hold status (``HOLD_STATUSES``) created before ``cutoff``, oldest first per status.
+
+        Read from an index (never a scan), ``page_size`` records per storage call, lazily: a caller that stops
+        iterating stops reading. Records may be a little stale (the index is eventually consistent): ``apply``'s
+        condition is what protects a record that moved on meanwhile.
+        """
+        ...

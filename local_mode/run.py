@@ -1,7 +1,8 @@
 """``make local`` / ``make local-demo``: the whole service on this machine, a demo, then (``make local``) serving.
 
 Ports: AWS_PORT (moto, 5000), STRIPE_PORT (localstripe, 8420), API_PORT (payment API, 3000), CHECKOUT_PORT (the
-sample checkout page, 8080). LOCAL_ENV names the environment (default ``local``).
+sample checkout page, 8080). LOCAL_ENV names the environment (default ``local``). LOCAL_SCHEDULE_SECONDS fires the
+stacks' schedules (the abandoned-hold sweeper) that often instead of at their template's rate.
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Synthesizing the app for environment '{env_name}' with local settings…", flush=True)
     assembly = synthesize(env_name=env_name, outdir=PROJECT_ROOT / ".local" / "cdk.out")
     print(f"Starting localstripe, moto and the API front, deploying the stacks ({time.monotonic() - started:.0f} s)…")
-    env = LocalEnvironment(assembly=assembly, env_name=env_name, ports=ports)
+    schedule_seconds = os.environ.get("LOCAL_SCHEDULE_SECONDS")
+    env = LocalEnvironment(
+        assembly=assembly,
+        env_name=env_name,
+        ports=ports,
+        schedule_seconds=float(schedule_seconds) if schedule_seconds else None,
+    )
     checkout: CheckoutServer | None = None
     try:
         env.start()
@@ -62,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         print("Demo: end states are right." if demo_ok else "Demo: an end state is WRONG (see the report).")
         if args.demo_only:
             return 0 if demo_ok else 1
-        print(_usage(env, env_name, checkout.url), flush=True)
         stop = threading.Event()
-        # Explicit handlers: SIGINT may arrive ignored (e.g. started in the background by a shell).
+        # Explicit handlers: SIGINT may arrive ignored (e.g. started in the background by a shell). Installed before
+        # the usage says "Ctrl-C stops everything", so a Ctrl-C right after it is a clean stop too.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
+        print(_usage(env, env_name, checkout.url), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     except PortInUseError as error:

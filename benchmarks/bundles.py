@@ -83,7 +83,8 @@ def synthesized_assets(outdir: Path) -> dict[str, Path]:
                 continue
             handler = str(properties.get("Handler", ""))
             name = handler.removeprefix("lambdas.").split(".", 1)[0]
-            if handler.startswith("lambdas.") and name in {spec.name for spec in FUNCTIONS}:
+            # Exactly the function's handler: the hold sweeper (lambdas.payment_api.sweeper) is not measured.
+            if handler == f"lambdas.{name}.handler.handler" and name in {spec.name for spec in FUNCTIONS}:
                 asset_hash = str(properties["Code"]["S3Key"]).removesuffix(".zip")
                 found[name] = outdir / f"asset.{asset_hash}"
     missing = {spec.name for spec in FUNCTIONS} - found.keys()

@@ -14,12 +14,17 @@ ENV_NAME = "bench"
 STRIPE_KEY_PARAMETER = f"/{ENV_NAME}/service/payment/stripe/secretKey"
 STRIPE_TEST_KEY = "sk_test_bench_not_a_real_key"
 IDEMPOTENCY_TABLE = f"payment-{ENV_NAME}-idempotency"
+# The payment ledger (payment_stack/payment_ledger.py: CloudFormation names the table, the index is fixed).
+LEDGER_TABLE = f"payment-{ENV_NAME}-ledger"
+LEDGER_HOLDS_INDEX = "holds-by-age"
 # What the stack sets (payment_stack/payment_api.py and cdk.json's defaults); never contacted during init.
 API_ENVIRONMENT = {
     "STRIPE_SECRET_KEY_PARAMETER": STRIPE_KEY_PARAMETER,
     "CORS_ALLOWED_ORIGINS": "http://localhost:8080,http://127.0.0.1:8080",
     "MAX_CHARGE_AMOUNTS": json.dumps({"eur": 1000000, "gbp": 1000000, "jpy": 100000000, "usd": 1000000}),
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+    "LEDGER_TABLE_NAME": LEDGER_TABLE,
+    "LEDGER_HOLDS_INDEX_NAME": LEDGER_HOLDS_INDEX,
 }
 DEPLOYED_API_URL = f"https://abcdef1234.execute-api.{REGION}.amazonaws.com/Prod/"
 TASK_ENVIRONMENT = {"PAYMENT_API_URL": DEPLOYED_API_URL}

@@ -1,10 +1,13 @@
 """One function's first and warm invocations in a fresh process, as in a Lambda container (run by ``run.py``).
 
-``python -m benchmarks.invoke <function> --invocations N --stub-url URL --aws-url URL --output FILE`` with the
-function's Lambda-like environment. It imports the handler (the init), invokes it once (the first invocation),
-then ``N`` times more (warm), each with its own event and idempotency key so every invocation does the real work,
-and an unsampled X-Ray trace header as Lambda sets one per invocation. Each invocation's cost is its wall time
-minus the time blocked on sockets (``netclock``): the stub servers' work and the loopback round trips.
+``python -m benchmarks.invoke <function> --invocations N --run-id ID --stub-url URL --aws-url URL --output FILE``
+with the function's Lambda-like environment. It imports the handler (the init), invokes it once (the first
+invocation), then ``N`` times more (warm), each with its own event and idempotency key so every invocation does the
+real work, and an unsampled X-Ray trace header as Lambda sets one per invocation. The payment API's invocations are
+``POST /capture`` of ``payment_id(run_id, index)`` as Collect sends it (fare, booking); the parent has recorded
+each of those payments in the ledger as an authorised hold beforehand (``ledger_records``), so each capture takes
+the normal path: ledger GetItem, one Stripe call, ledger UpdateItem (no back-fill). Each invocation's cost is its
+wall time minus the time blocked on sockets (``netclock``): the stub servers' work and the loopback round trips.
 Logs and EMF metrics go to stdout as in Lambda (the parent discards them). Writes a JSON summary to FILE.
 """
 
@@ -22,6 +25,9 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks.netclock import CLOCK
+
+FARE_AMOUNT = 12500  # what benchmarks.stub_server holds per payment
+FARE = {"amount": FARE_AMOUNT, "currency": "eur"}  # the booking's fare, as Reserve Flight reads it
 
 
 def _hex(size: int) -> str:
@@ -47,15 +53,32 @@ class LambdaContext:
         return 12_000
 
 
-def api_event(index: int, run_id: str) -> dict[str, Any]:
-    """``POST /capture`` as API Gateway's REST proxy integration sends it, signed caller, fresh idempotency key."""
-    body = json.dumps({"chargeId": f"ch_Bench{run_id}{index:06d}"})
+def payment_id(run_id: str, index: int) -> str:
+    """The charge captured (API) or named in the booking state (Collect, Refund) by invocation ``index``."""
+    return f"ch_Bench{run_id}{index:06d}"
+
+
+def capture_body(charge_id: str, index: int, run_id: str) -> dict[str, Any]:
+    """What Collect sends to ``/capture`` (``lambdas/shared/payment_task.py``): the fare and the booking."""
+    booking = booking_state(index, run_id)
+    return {
+        "chargeId": charge_id,
+        "amount": FARE["amount"],
+        "currency": FARE["currency"],
+        "bookingId": booking["bookingId"],
+        "customerId": booking["customerId"],
+        "execution": booking["name"],
+    }
+
+
+def api_event(route: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    """``POST /<route>`` as API Gateway's REST proxy integration sends it, signed caller, the given idempotency key."""
     headers = {
         "Accept": "*/*",
         "Authorization": "AWS4-HMAC-SHA256 Credential=ASIABENCH/20260101/eu-west-1/execute-api/aws4_request, ...",
         "Content-Type": "application/json",
         "Host": "abcdef1234.execute-api.eu-west-1.amazonaws.com",
-        "Idempotency-Key": f"bench-{run_id}-{index}",
+        "Idempotency-Key": idempotency_key,
         "User-Agent": "python-requests/2.34.2",
         "X-Amz-Date": "20260101T000000Z",
         "X-Amz-Security-Token": "benchmark-fake-session-token",
@@ -66,8 +89,8 @@ def api_event(index: int, run_id: str) -> dict[str, Any]:
     }
     request_id = str(uuid.uuid4())
     return {
-        "resource": "/capture",
-        "path": "/capture",
+        "resource": f"/{route}",
+        "path": f"/{route}",
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {key: [value] for key, value in headers.items()},
@@ -77,11 +100,11 @@ def api_event(index: int, run_id: str) -> dict[str, Any]:
         "stageVariables": None,
         "requestContext": {
             "resourceId": "abc123",
-            "resourcePath": "/capture",
+            "resourcePath": f"/{route}",
             "httpMethod": "POST",
             "extendedRequestId": request_id,
             "requestTime": "01/Jan/2026:00:00:00 +0000",
-            "path": "/Prod/capture",
+            "path": f"/Prod/{route}",
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",
             "stage": "Prod",
@@ -98,17 +121,18 @@ def api_event(index: int, run_id: str) -> dict[str, Any]:
             "domainName": "abcdef1234.execute-api.eu-west-1.amazonaws.com",
             "apiId": "abcdef1234",
         },
-        "body": body,
+        "body": json.dumps(body),
         "isBase64Encoded": False,
     }
 
 
 def booking_state(index: int, run_id: str) -> dict[str, Any]:
-    """The booking state machine's state when it runs Collect or Refund."""
+    """The booking state machine's state when it runs Collect or Refund (with the fare Reserve Flight read)."""
     return {
         "outboundFlightId": "FL-1001",
         "customerId": f"cus-{index}",
-        "chargeId": f"ch_Bench{run_id}{index:06d}",
+        "chargeId": payment_id(run_id, index),
+        "fare": dict(FARE),
         "name": f"booking-{run_id}-{index}",
         "createdAt": "2026-01-01T10:00:00Z",
         "bookingId": f"booking-{run_id}-{index}",
@@ -120,9 +144,11 @@ def booking_state(index: int, run_id: str) -> dict[str, Any]:
 def check_answer(function: str, answer: Any) -> None:
     """Every invocation must succeed, otherwise the numbers would time an error path."""
     if function == "payment_api":
-        ok = isinstance(answer, dict) and answer.get("statusCode") == 200 and "capturedCharge" in answer.get("body", "")
+        ok = isinstance(answer, dict) and answer.get("statusCode") == 200
+        captured = json.loads(answer.get("body") or "{}").get("capturedCharge") if ok else None
+        ok = isinstance(captured, dict) and captured.get("amount_captured") == FARE_AMOUNT
     elif function == "collect":
-        ok = isinstance(answer, dict) and answer.get("price") == 12500
+        ok = isinstance(answer, dict) and answer.get("price") == FARE_AMOUNT
     else:
         ok = isinstance(answer, dict) and str(answer.get("refundId", "")).startswith("re_")
     if not ok:
@@ -130,15 +156,18 @@ def check_answer(function: str, answer: Any) -> None:
 
 
 class Invoker:
-    def __init__(self, function: str, module: ModuleType) -> None:
+    def __init__(self, function: str, module: ModuleType, run_id: str) -> None:
         self.function = function
         self.module = module
-        self.run_id = _hex(3)
+        self.run_id = run_id
         self.context_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.memory = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
 
     def event(self, index: int) -> dict[str, Any]:
-        return api_event(index, self.run_id) if self.function == "payment_api" else booking_state(index, self.run_id)
+        if self.function != "payment_api":
+            return booking_state(index, self.run_id)
+        charge_id = payment_id(self.run_id, index)
+        return api_event("capture", capture_body(charge_id, index, self.run_id), f"bench-{self.run_id}-{index}")
 
     def invoke(self, index: int) -> tuple[int, int]:
         """(wall ns, network ns) of one invocation."""
@@ -167,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("function", choices=["payment_api", "collect", "refund"])
     parser.add_argument("--invocations", type=int, required=True)
     parser.add_argument("--connection-window", type=int, default=100)
+    parser.add_argument("--run-id", required=True, help="names the payments (payment_id): the parent recorded them")
     parser.add_argument("--stub-url", required=True)
     parser.add_argument("--aws-url", required=True)
     parser.add_argument("--output", type=Path, required=True)
@@ -176,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter_ns()
     module = importlib.import_module(f"lambdas.{args.function}.handler")
     import_ns = time.perf_counter_ns() - started
-    invoker = Invoker(args.function, module)
+    invoker = Invoker(args.function, module, args.run_id)
 
     first_wall, first_net = invoker.invoke(0)
     snapshots: dict[str, Any] = {

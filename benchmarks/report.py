@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 FUNCTION_NAMES = ("payment_api", "collect", "refund")
+# Payment API operation -> what it is (benchmarks.provider_requests); all but the back-fill move money once.
+PROVIDER_OPERATIONS = {
+    "charge": "/charge (pm_: PaymentIntent)",
+    "capture": "/capture of a recorded hold",
+    "refund": "/refund of a recorded capture",
+    "release": "/refund of a recorded hold (release)",
+    "capture_backfill": "/capture, no ledger record (back-fill)",
+}
+MONEY_MOVING = ("charge", "capture", "refund", "release")
+_PAYMENT_ID = re.compile(r"\b(?:ch|pi)_[A-Za-z0-9_]+")
+PROVIDER_REQUESTS_TARGET = 1
 MB = 1_000_000  # decimal megabytes: the stricter reading of the issue's "1 MB" / "5 MB"
 API_STRETCH = 0.8
 
@@ -91,6 +103,15 @@ def evaluate(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
     verdicts.append(
         ("one TCP connection per warm container (Collect)", connections <= 1, f"collect: {connections} per 100")
     )
+    requests = results["provider_requests_per_operation"]
+    for operation in MONEY_MOVING:
+        verdicts.append(
+            (
+                f"{PROVIDER_REQUESTS_TARGET} Stripe request per money-moving request",
+                requests[operation] == PROVIDER_REQUESTS_TARGET,
+                f"{operation}: {requests[operation]}",
+            )
+        )
     return verdicts
 
 
@@ -98,7 +119,29 @@ def _mark(met: bool | None) -> str:
     return {True: "ok", False: "MISSED", None: "n/a"}[met]
 
 
-def format_table(results: dict[str, Any], details: dict[str, dict[str, Any]], header: str) -> str:
+def _provider_lines(requests: dict[str, int], provider_calls: dict[str, dict[str, Any]] | None) -> list[str]:
+    lines = [f"Stripe requests per payment API operation (target: {PROVIDER_REQUESTS_TARGET} per money-moving request)"]
+    for operation, description in PROVIDER_OPERATIONS.items():
+        count = requests[operation]
+        mark = _mark(count == PROVIDER_REQUESTS_TARGET) if operation in MONEY_MOVING else "info"
+        line = f"  {operation:17} {description:39} {count:>2} [{mark:>6}]"
+        calls = None if provider_calls is None else provider_calls.get(operation)
+        if calls is not None:
+            aws = ", ".join(f"{name} {n}" for name, n in sorted(calls["aws"].items()))
+            stripe = " + ".join(_PAYMENT_ID.sub("{id}", request) for request in calls["stripe"])
+            line += f"  {stripe}; AWS: {aws or 'none'}"
+        lines.append(line)
+    return lines
+
+
+def format_table(
+    results: dict[str, Any],
+    details: dict[str, dict[str, Any]],
+    header: str,
+    *,
+    provider_calls: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The table; ``provider_calls`` (per operation, its Stripe requests and AWS calls) adds what each one made."""
     functions = results["functions"]
     marks: dict[tuple[str, str], bool | None] = {}
     for target in TARGETS[:1] + TARGETS[2:]:
@@ -135,6 +178,8 @@ def format_table(results: dict[str, Any], details: dict[str, dict[str, Any]], he
         ("warm_invocations", "warm invocations", str),
         ("warm_seconds", "warm run (s, SSM cache TTL 300)", lambda v: f"{v:.1f}"),
         ("stub_connections_warm", "HTTP connections, warm window", str),
+        ("stub_requests_first", "peer requests, first invocation", str),
+        ("stub_requests_per_warm", "peer requests per warm invocation", lambda v: f"{v:.2f}"),
         ("unzipped_bytes", "bundle unzipped (bytes)", lambda v: f"{v:,}"),
     ]
     for key, label, fmt in info_rows:
@@ -144,6 +189,7 @@ def format_table(results: dict[str, Any], details: dict[str, dict[str, Any]], he
         f"Collect: TCP connections used by 100 warm invocations: {results['collect_connections_per_100']} "
         f"[{_mark(results['collect_connections_per_100'] <= 1)}] (target: 1 per warm container)"
     )
+    lines.extend(_provider_lines(results["provider_requests_per_operation"], provider_calls))
     synth = results["synth_seconds"]
     lines.append(f"cdk synth (make synth, fresh output dir): {'skipped' if synth is None else f'{synth:.1f} s'}")
     lines.append("")

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from benchmarks.functions import IDEMPOTENCY_TABLE, PROJECT_ROOT, REGION, STRIPE_KEY_PARAMETER, STRIPE_TEST_KEY, python
+from benchmarks.ledger_records import create_ledger_table, dynamodb_client
 
 START_TIMEOUT_SECONDS = 30
 
@@ -26,6 +27,11 @@ class LocalServers:
     def aws_calls(self) -> dict[str, int]:
         calls: dict[str, int] = get_json(f"{self.aws_url}/__bench/stats")["calls"]
         return calls
+
+    def stub_requests(self) -> list[str]:
+        """``"METHOD path"`` of every request the stub served so far, in order."""
+        requests: list[str] = get_json(f"{self.stub_url}/__stats")["requests"]
+        return requests
 
 
 def get_json(url: str) -> Any:
@@ -63,11 +69,12 @@ def _server(module: str) -> Iterator[str]:
 
 
 def _seed_aws(aws_url: str) -> None:
-    """What exists in the account before the functions run: the Stripe key and the idempotency table."""
+    """What exists in the account before the functions run: the Stripe key, the idempotency and ledger tables."""
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
     ssm = boto3.client("ssm", endpoint_url=aws_url, **credentials)  # type: ignore[call-overload]
     ssm.put_parameter(Name=STRIPE_KEY_PARAMETER, Value=STRIPE_TEST_KEY, Type="SecureString")
-    dynamodb = boto3.client("dynamodb", endpoint_url=aws_url, **credentials)  # type: ignore[call-overload]
+    dynamodb = dynamodb_client(aws_url)
+    create_ledger_table(dynamodb)
     dynamodb.create_table(
         TableName=IDEMPOTENCY_TABLE,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

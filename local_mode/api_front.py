@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from local_mode.sigv4 import verify_sigv4
 
@@ -39,8 +40,13 @@ def proxy_event(
     headers: Mapping[str, str],
     body: bytes | None,
     source_ip: str = "127.0.0.1",
+    resource: str | None = None,
+    path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event API Gateway would send for this request."""
+    """The REST API (v1) Lambda proxy event API Gateway would send for this request.
+
+    ``resource`` is the route's template (``/payments/{id}``), ``path`` the request's (``/payments/ch_1``).
+    """
     text: str | None
     encoded = False
     if body is None or body == b"":
@@ -52,17 +58,17 @@ def proxy_event(
             text, encoded = base64.b64encode(body).decode("ascii"), True
     header_map = dict(headers)
     return {
-        "resource": path,
+        "resource": resource or path,
         "path": path,
         "httpMethod": method,
         "headers": header_map,
         "multiValueHeaders": {name: [value] for name, value in header_map.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": None,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
+            "resourcePath": resource or path,
             "httpMethod": method,
             "path": f"/{stage}{path}",
             "stage": stage,
@@ -120,7 +126,9 @@ class LocalApiFront:
         """One request, as API Gateway would answer it: (status, headers, body)."""
         path = raw_path.split("?", 1)[0]
         prefix = f"/{self._stage}"
-        route = self._routes.get((method, path.removeprefix(prefix))) if path.startswith(f"{prefix}/") else None
+        route, parameters = (
+            self._match(method, path.removeprefix(prefix)) if path.startswith(f"{prefix}/") else (None, {})
+        )
         if route is None:
             return _gateway_error(403, "Missing Authentication Token", "missing_authentication_token")
         if len(body) > MAX_BODY_BYTES:
@@ -134,7 +142,15 @@ class LocalApiFront:
                 return _gateway_error(403, refusal, "forbidden")
         if route.mock:
             return mock_answer(route.mock_response, headers)
-        event = proxy_event(method=method, path=route.path, stage=self._stage, headers=headers, body=body)
+        event = proxy_event(
+            method=method,
+            path=path.removeprefix(prefix),
+            stage=self._stage,
+            headers=headers,
+            body=body,
+            resource=route.path,
+            path_parameters=parameters,
+        )
         result = self._handler(event)
         response_headers = {name: str(value) for name, value in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
@@ -142,6 +158,27 @@ class LocalApiFront:
         payload = result.get("body") or ""
         data = base64.b64decode(payload) if result.get("isBase64Encoded") else str(payload).encode()
         return int(result.get("statusCode", 502)), response_headers, data
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        """The route for ``path`` and its path parameters, as API Gateway matches ``/payments/{id}``: one segment per
+        parameter, URL-decoded."""
+        exact = self._routes.get((method, path))
+        if exact is not None:
+            return exact, {}
+        segments = path.split("/")
+        for (route_method, template), route in self._routes.items():
+            parts = template.split("/")
+            if route_method != method or len(parts) != len(segments) or "{" not in template:
+                continue
+            parameters: dict[str, str] = {}
+            for part, segment in zip(parts, segments, strict=True):
+                if part.startswith("{") and part.endswith("}") and segment:
+                    parameters[part[1:-1]] = unquote(segment)
+                elif part != segment:
+                    break
+            else:
+                return route, parameters
+        return None, {}
 
     def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
         front = self

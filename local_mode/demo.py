@@ -14,6 +14,9 @@ from local_mode.environment import LOCAL_STRIPE_KEY, LocalEnvironment
 
 SAMPLE_FLIGHT = "FL-1001"
 FULL_FLIGHT = "FL-FULL"
+# Fares as the flight catalog holds them: ticketPrice in the currency's smallest unit (12500 = 125.00 EUR).
+DEMO_FARE = 12500
+DEMO_CURRENCY = "EUR"
 EXECUTION_TIMEOUT_SECONDS = 120
 
 
@@ -41,7 +44,15 @@ def seed_flights(env: LocalEnvironment, booking_stack: str) -> None:
     table = env.output(booking_stack, "FlightsTableName")
     dynamodb = env.client("dynamodb")
     for flight_id, seats in ((SAMPLE_FLIGHT, 20), (FULL_FLIGHT, 0)):
-        dynamodb.put_item(TableName=table, Item={"id": {"S": flight_id}, "seatCapacity": {"N": str(seats)}})
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                "id": {"S": flight_id},
+                "seatCapacity": {"N": str(seats)},
+                "ticketPrice": {"N": str(DEMO_FARE)},
+                "ticketCurrency": {"S": DEMO_CURRENCY},
+            },
+        )
 
 
 def payment_status(env: LocalEnvironment, charge_id: str) -> str:
@@ -63,10 +74,15 @@ def payment_status(env: LocalEnvironment, charge_id: str) -> str:
 
 def book(env: LocalEnvironment, booking_stack: str, *, title: str, flight: str, expected: str) -> DemoBooking:
     started = time.monotonic()
-    amount = 12500
+    amount = DEMO_FARE
     charge = requests.post(
         f"{env.api_url}charge",
-        json={"amount": amount, "currency": "eur", "stripeToken": "pm_card_visa", "email": "demo@example.com"},
+        json={
+            "amount": amount,
+            "currency": DEMO_CURRENCY.lower(),
+            "stripeToken": "pm_card_visa",
+            "email": "demo@example.com",
+        },
         timeout=30,
     )
     charge.raise_for_status()

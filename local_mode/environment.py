@@ -22,15 +22,21 @@ from local_mode import local_aws
 from local_mode.api_front import LocalApiFront
 from local_mode.api_routes import api_routes
 from local_mode.deploy import AssemblyDeployer, DeployedStack
+from local_mode.scheduler import LocalScheduler, stack_schedules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STRIPE_KEY = "sk_test_local_mode"
-# Context for a local synth: moto has no AWS::ApiGateway::Account, and retries sleep in real time there.
+# Context for a local synth: moto has no AWS::ApiGateway::Account, and retries sleep in real time there. Holds are
+# swept as soon as the configuration allows (5 minutes with 1 s retries: the workflow's worst case to reach Collect),
+# and the sweeper's schedule is every minute (LOCAL_SCHEDULE_SECONDS fires it more often still).
 LOCAL_CONTEXT = {
     "payment:apiGatewayCloudWatchRole": "false",
     "payment:workflowRetryIntervalSeconds": "1",
     "payment:workflowRetryMaxDelaySeconds": "1",
+    "payment:abandonedHoldMinutes": "5",
+    "payment:holdSweepMinutes": "1",
 }
+API_HANDLER = "lambdas.payment_api.handler.handler"
 
 
 class PortInUseError(RuntimeError):
@@ -129,6 +135,9 @@ class LocalEnvironment:
     stripe_key: str = LOCAL_STRIPE_KEY
     # Fault injection (tests, demos): sees each API proxy event first; a returned response replaces the handler's.
     api_interceptor: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    # Fires every schedule this often instead of at its template's rate (None: the template's rate).
+    schedule_seconds: float | None = None
+    _scheduler: LocalScheduler | None = None
 
     @property
     def aws_endpoint(self) -> str:
@@ -175,6 +184,7 @@ class LocalEnvironment:
                 Overwrite=True,
             )
             self._start_front()
+            self._start_scheduler()
         except BaseException:
             self.stop()
             raise
@@ -221,10 +231,26 @@ class LocalEnvironment:
             routes=api_routes(template), handler=invoke, secret_for=local_aws.secret_for, port=self.ports.api
         ).start()
 
+    def _start_scheduler(self) -> None:
+        cloudformation = self.client("cloudformation")
+        schedules = []
+        for stack in self.stacks:
+            resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+            # Resources moto passes over (the schedules themselves among them) have no physical id.
+            physical_ids = {
+                resource["LogicalResourceId"]: resource["PhysicalResourceId"]
+                for resource in resources
+                if resource.get("PhysicalResourceId")
+            }
+            schedules += stack_schedules(self.assembly, stack, physical_ids=physical_ids)
+        self._scheduler = LocalScheduler(
+            schedules, lambda_client=self.client("lambda"), period_seconds=self.schedule_seconds
+        ).start()
+
     def api_function_name(self) -> str:
-        """The deployed function behind the API (the one that holds the Stripe key's parameter name)."""
+        """The deployed function behind the API (the one whose handler is the API's)."""
         for function in self.client("lambda").list_functions()["Functions"]:
-            if "STRIPE_SECRET_KEY_PARAMETER" in function.get("Environment", {}).get("Variables", {}):
+            if function.get("Handler") == API_HANDLER:
                 return str(function["FunctionName"])
         raise RuntimeError("no payment API function was deployed")
 
@@ -232,6 +258,9 @@ class LocalEnvironment:
         return self.stacks[stack].outputs[key]
 
     def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
         if self._front is not None:
             self._front.stop()
             self._front = None

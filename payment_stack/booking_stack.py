@@ -44,7 +44,10 @@ class BookingStack(Stack):
         )
         outputs = {
             "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "ARN of the booking state machine"),
-            "FlightsTableName": (self.workflow.flights_table.table_name, "Flights table (id, seatCapacity)"),
+            "FlightsTableName": (
+                self.workflow.flights_table.table_name,
+                "Flights table (id, seatCapacity, ticketPrice, ticketCurrency)",
+            ),
             "BookingsTableName": (self.workflow.bookings_table.table_name, "Bookings table (id, status, ...)"),
             "NotificationsTopicArn": (
                 self.workflow.notifications_topic.topic_arn,

@@ -2,10 +2,12 @@
 
 JSONPath only (no JSONata): the same definition runs on AWS and in moto's interpreter, which has no JSONata.
 
-Forward path: Validate Input -> Prepare Booking -> Reserve Flight -> Reserve Booking -> Collect Payment ->
-Create Booking Reference -> Confirm Booking -> Notify Booking Confirmed -> Booking Confirmed.
+Forward path: Validate Input -> Prepare Booking -> Reserve Flight (takes a seat, reads the flight's fare) -> Fare
+Valid? -> Read Fare -> Reserve Booking -> Collect Payment (captures exactly the fare) -> Create Booking Reference ->
+Confirm Booking -> Notify Booking Confirmed -> Booking Confirmed.
 
-Any failure of a forward task (after its retries) is caught into ``$.error`` and runs the compensation:
+A flight without a valid fare goes from Fare Valid? to Fare Unavailable, which records ``FareUnavailable`` at
+``$.error``; any failure of a forward task (after its retries) is caught into ``$.error``. Both run the compensation:
 Refund Payment (refunds a capture or releases the hold) -> Cancel Booking (if one was reserved) -> Release Flight
 Seat (if one was taken) -> Notify Booking Failed -> Booking Failed. A compensation step that still fails after its
 retries is sent, with the charge id and its error, to the dead-letter queue, and the compensation goes on.
@@ -33,12 +35,24 @@ from constructs import Construct
 from payment_stack.config import PaymentConfig, function_parameter_name
 from payment_stack.encryption import logs_encryption_key
 from payment_stack.roles import ManagedPolicyRole
+from payment_stack.workflow_timing import (
+    BACKOFF_RATE,
+    COLLECT_MAX_ATTEMPTS,
+    COMPENSATION_SERVICE_MAX_ATTEMPTS,
+    FORWARD_SERVICE_MAX_ATTEMPTS,
+    LAMBDA_TASK_TIMEOUT,
+    REFUND_MAX_ATTEMPTS,
+    SERVICE_TASK_TIMEOUT,
+)
 
 # --- state names (what executions, logs and tests see) --------------------------------------------------------------
 VALIDATE_INPUT = "Validate Input"
 INVALID_BOOKING_INPUT = "Invalid Booking Input"
 PREPARE_BOOKING = "Prepare Booking"
 RESERVE_FLIGHT = "Reserve Flight"
+FARE_VALID = "Fare Valid?"
+READ_FARE = "Read Fare"
+FARE_UNAVAILABLE = "Fare Unavailable"
 RESERVE_BOOKING = "Reserve Booking"
 COLLECT_PAYMENT = "Collect Payment"
 CREATE_BOOKING_REFERENCE = "Create Booking Reference"
@@ -57,6 +71,7 @@ COMPENSATION_NOT_RECORDED = "Compensation Not Recorded"
 
 # --- error names ----------------------------------------------------------------------------------------------------
 INVALID_BOOKING_INPUT_ERROR = "InvalidBookingInput"
+FARE_UNAVAILABLE_ERROR = "FareUnavailable"
 BOOKING_FAILED_ERROR = "BookingFailed"
 COMPENSATION_NOT_RECORDED_ERROR = "CompensationNotRecorded"
 # Refund's answer when the money is already back (refunded or hold released): nothing is owed.
@@ -90,19 +105,9 @@ SNS_RETRYABLE_ERRORS = (
 # failure as SQS.SdkClientException. Sending to the dead-letter queue is the last resort, so both are retried.
 SQS_RETRYABLE_ERRORS = ("SQS.AmazonSQSException", "SQS.SdkClientException")
 
-# --- timing ---------------------------------------------------------------------------------------------------------
+# --- resources (timeouts and retry budgets are in workflow_timing) ---------------------------------------------------
 # What the state machine's role needs on the topic's KMS key to publish to the encrypted topic.
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-
-# Collect and Refund stop after 30 s with a typed error; 40 s leaves room for Lambda's own overhead.
-LAMBDA_TASK_TIMEOUT = Duration.seconds(40)
-SERVICE_TASK_TIMEOUT = Duration.seconds(10)
-BACKOFF_RATE = 2
-COLLECT_MAX_ATTEMPTS = 3
-# Money owed back: retried harder (with the default 2 s / 60 s: about two minutes before the dead-letter queue).
-REFUND_MAX_ATTEMPTS = 6
-FORWARD_SERVICE_MAX_ATTEMPTS = 3
-COMPENSATION_SERVICE_MAX_ATTEMPTS = 6
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 # --- where things live in the state --------------------------------------------------------------------------------
@@ -116,6 +121,7 @@ _WORKFLOW_KEYS = frozenset(
         "createdAt",
         "bookingId",
         "seatReservation",
+        "fare",
         "bookingReservation",
         "payment",
         "confirmation",
@@ -131,6 +137,10 @@ _WORKFLOW_KEYS = frozenset(
 )
 INPUT_FIELDS = ("outboundFlightId", "customerId", "chargeId", "name", "createdAt")
 SEAT_RESERVATION_PATH = "$.seatReservation"
+# Reserve Flight keeps the flight's DynamoDB attribute map here; the fare is read from it.
+TICKET_PRICE_PATH = "$.seatReservation.flight.ticketPrice.N"
+TICKET_CURRENCY_PATH = "$.seatReservation.flight.ticketCurrency.S"
+FARE_PATH = "$.fare"
 BOOKING_RESERVATION_PATH = "$.bookingReservation"
 BOOKING_REFERENCE_PATH = "$.confirmation.bookingReference"
 
@@ -143,8 +153,12 @@ class BookingSteps:
     the step's Catch, so a custom task must have no Catch of its own. It must set ``task_timeout``, keep the
     state (``result_path=sfn.JsonPath.DISCARD`` or a sub-path of its own, never ``$`` and never a key the workflow
     uses) and use JSONPath. ``reserve_flight`` must write to ``$.seatReservation`` and ``reserve_booking`` to
-    ``$.bookingReservation``: the compensation gives back only what these markers say was taken. The state holds
-    ``bookingId`` (the execution name), the input fields, and for ``confirm_booking`` the new reference at
+    ``$.bookingReservation``: the compensation gives back only what these markers say was taken. ``reserve_flight``
+    also puts the flight's DynamoDB attribute map at ``$.seatReservation.flight`` (UpdateItem's ``Attributes`` with
+    ``ReturnValues=ALL_NEW``), with at least ``ticketPrice`` ``{"N": ...}`` (smallest currency unit) and
+    ``ticketCurrency`` ``{"S": ...}``: the fare Collect captures; without it the booking fails with
+    ``FareUnavailable``. The state holds ``bookingId`` (the execution name), the input fields, from
+    ``reserve_booking`` on ``$.fare`` (``{"amount", "currency"}``), for ``confirm_booking`` the new reference at
     ``$.confirmation.bookingReference``; the compensation steps also see the failure at ``$.error``.
     """
 
@@ -215,7 +229,9 @@ class BookingWorkflow(Construct):
     (``ManagedPolicyRole``).
 
     Input: ``{"outboundFlightId", "customerId", "chargeId" (ch_... or pi_...), "name", "createdAt"}`` (strings;
-    other keys are accepted and dropped). The booking id is the execution name.
+    other keys are accepted and dropped). The booking id is the execution name. The price is the server's: each
+    flight item carries ``ticketPrice`` (N, the currency's smallest unit) and ``ticketCurrency`` (S), which Collect
+    captures; a flight without a valid fare fails the booking with ``FareUnavailable``.
 
     Exposes ``state_machine``, ``role``, ``flights_table``, ``bookings_table``, ``notifications_topic``,
     ``dead_letter_queue``, ``dead_letter_alarm``, ``log_group``, ``encryption_key``, ``collect_function`` and
@@ -362,6 +378,28 @@ class BookingWorkflow(Construct):
             },
             result_path="$.confirmation",
         )
+        priced = (
+            self._read_fare()
+            .next(reserve_booking)
+            .next(collect)
+            .next(create_reference)
+            .next(confirm)
+            .next(notify_confirmed)
+            .next(sfn.Succeed(self, BOOKING_CONFIRMED))
+        )
+        # The seat is taken: a flight without a fare goes to the compensation like a failed task, so the seat is
+        # released and the hold too (no booking was reserved yet).
+        fare_unavailable = sfn.Pass(
+            self,
+            FARE_UNAVAILABLE,
+            comment="Record the failure as a Catch would, then compensate",
+            parameters={
+                "Error": FARE_UNAVAILABLE_ERROR,
+                "Cause": "The flight has no valid fare (ticketPrice: a positive whole number in the currency's "
+                "smallest unit; ticketCurrency: a string): nothing was charged; the seat and the hold are given back",
+            },
+            result_path="$.error",
+        ).next(compensation)
         forward = (
             sfn.Pass(
                 self,
@@ -373,12 +411,11 @@ class BookingWorkflow(Construct):
                 },
             )
             .next(reserve_flight)
-            .next(reserve_booking)
-            .next(collect)
-            .next(create_reference)
-            .next(confirm)
-            .next(notify_confirmed)
-            .next(sfn.Succeed(self, BOOKING_CONFIRMED))
+            .next(
+                sfn.Choice(self, FARE_VALID, comment="Collect captures exactly the flight's fare: it must be sound")
+                .when(_valid_fare(), priced)
+                .otherwise(fare_unavailable)
+            )
         )
         return (
             sfn.Choice(self, VALIDATE_INPUT, comment="Fail fast, before any side effect, on a malformed input")
@@ -553,6 +590,19 @@ class BookingWorkflow(Construct):
         self._retry(task, PAYMENT_RETRYABLE_ERRORS, max_attempts)
         return task
 
+    def _read_fare(self) -> sfn.Pass:
+        """``$.fare`` = ``{"amount": <int>, "currency": <string>}`` from the flight's attributes (checked before)."""
+        return sfn.Pass(
+            self,
+            READ_FARE,
+            comment="DynamoDB numbers are strings: StringToJson makes the price a JSON number",
+            parameters={
+                "amount": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at(TICKET_PRICE_PATH)),
+                "currency": sfn.JsonPath.string_at(TICKET_CURRENCY_PATH),
+            },
+            result_path=FARE_PATH,
+        )
+
     def _reserve_flight(self) -> sfn.TaskStateBase:
         return tasks.DynamoUpdateItem(
             self,
@@ -566,7 +616,11 @@ class BookingWorkflow(Construct):
                 ":one": tasks.DynamoAttributeValue.from_number(1),
                 ":zero": tasks.DynamoAttributeValue.from_number(0),
             },
-            result_selector={"taken": True},
+            # The fare comes back with the seat, in the same call. The whole attribute map, not ticketPrice itself:
+            # a missing attribute in ResultSelector is a States.Runtime error, which no Catch catches (the seat and
+            # the hold would stay taken); Fare Valid? checks the fare instead.
+            return_values=tasks.DynamoReturnValues.ALL_NEW,
+            result_selector={"taken": True, "flight": sfn.JsonPath.object_at("$.Attributes")},
             result_path=SEAT_RESERVATION_PATH,
             task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
@@ -691,6 +745,25 @@ def _valid_input() -> sfn.Condition:
         )
     )
     return sfn.Condition.and_(*rules)
+
+
+def _valid_fare() -> sfn.Condition:
+    """A fare Read Fare can turn into a positive whole amount, with a currency; the rest Collect checks again.
+
+    ``And`` stops at the first false rule, so the string tests never run on a missing attribute. DynamoDB gives
+    numbers as text: no fraction, no sign, not zero, no exponent leaves a positive integer.
+    """
+    return sfn.Condition.and_(
+        sfn.Condition.is_present(TICKET_PRICE_PATH),
+        sfn.Condition.is_string(TICKET_PRICE_PATH),
+        sfn.Condition.not_(sfn.Condition.string_matches(TICKET_PRICE_PATH, "*.*")),
+        sfn.Condition.not_(sfn.Condition.string_matches(TICKET_PRICE_PATH, "-*")),
+        sfn.Condition.not_(sfn.Condition.string_equals(TICKET_PRICE_PATH, "0")),
+        sfn.Condition.not_(sfn.Condition.string_matches(TICKET_PRICE_PATH, "*e*")),
+        sfn.Condition.not_(sfn.Condition.string_matches(TICKET_PRICE_PATH, "*E*")),
+        sfn.Condition.is_present(TICKET_CURRENCY_PATH),
+        sfn.Condition.is_string(TICKET_CURRENCY_PATH),
+    )
 
 
 def _check_custom_steps(steps: BookingSteps) -> None:

@@ -44,10 +44,11 @@ PAYMENT = "Payment"
 BOOKING = "Booking"
 
 # Finding ids naming a resource that only exists at synth time use a placeholder, replaced by how cdk-nag renders
-# the token: "<LogicalId>" for a Ref, "<LogicalId.Attr>" for a GetAtt.
-_PLACEHOLDERS: Mapping[str, Callable[[BookingStack], Any]] = {
-    "COLLECT_FUNCTION_ARN": lambda booking: booking.workflow.collect_function.function_arn,
-    "REFUND_FUNCTION_ARN": lambda booking: booking.workflow.refund_function.function_arn,
+# the token in the suppression's stack: "<LogicalId>" for a Ref, "<LogicalId.Attr>" for a GetAtt.
+_PLACEHOLDERS: Mapping[str, Callable[[PaymentStack, BookingStack], Any]] = {
+    "COLLECT_FUNCTION_ARN": lambda _payment, booking: booking.workflow.collect_function.function_arn,
+    "REFUND_FUNCTION_ARN": lambda _payment, booking: booking.workflow.refund_function.function_arn,
+    "SWEEPER_FUNCTION_ARN": lambda payment, _booking: payment.hold_sweeper.function.function_arn,
 }
 
 
@@ -120,6 +121,14 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/payments/{id}/GET/Resource",
+        rule="AwsSolutions-COG4",
+        reason="Authorised with AWS_IAM (SigV4): it reads a payment's ledger record for services and operators "
+        "granted execute-api:Invoke on this one method (grant_read_payments); a Cognito user pool authenticates "
+        "people, not services.",
+    ),
+    Suppression(
+        stack=PAYMENT,
         path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
         rule="AwsSolutions-APIG3",
         when=WAF_OFF,
@@ -138,9 +147,9 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         stack=PAYMENT,
         path="PaymentApi/RestApi/DeploymentStage.Prod/Resource",
         rule="PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
-        reason="Response caching is deliberately off: every route is a POST that moves money or reads live "
-        "payment state, so a cached answer would be wrong, and a cache would store payment data at rest. With no "
-        "cache there is nothing to encrypt.",
+        reason="Response caching is deliberately off: every route moves money (POST) or reads live payment state "
+        "(GET /payments/{id}), so a cached answer would be wrong, and a cache would store payment data at rest. "
+        "With no cache there is nothing to encrypt.",
     ),
     Suppression(
         stack=PAYMENT,
@@ -199,6 +208,12 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         stack=PAYMENT,
+        path="HoldSweeper/Handler/Function/Resource",
+        rule="PCI.DSS.321-LambdaInsideVPC",
+        reason=_LAMBDA_OUTSIDE_VPC_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
         path="PaymentApi/Handler/Role/Policy/Resource",
         rule="AwsSolutions-IAM5",
         applies_to="Resource::*",
@@ -217,6 +232,22 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         rule="AwsSolutions-IAM5",
         applies_to="Resource::*",
         reason=_XRAY_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="HoldSweeper/Handler/Role/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason=_XRAY_REASON,
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="HoldSweeper/ScheduleRole/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::<SWEEPER_FUNCTION_ARN>:*",
+        reason="lambda:InvokeFunction on the hold sweeper's versions and aliases (its ARN followed by :*), which "
+        "CDK's EventBridge Scheduler LambdaInvoke target grants with the function itself; it names that one "
+        "function only, which publishes no versions.",
     ),
     # --- Booking-<env> -----------------------------------------------------------------------------------------------
     Suppression(
@@ -274,7 +305,7 @@ def enable_compliance_checks(app: App, *, payment: PaymentStack, booking: Bookin
         if not suppression.active_for(config):
             continue
         resource = find_resource(stacks[suppression.stack], suppression.path)
-        rule_id = resolve_rule_id(suppression, booking)
+        rule_id = resolve_rule_id(suppression, payment=payment, booking=booking)
         Validations.of(resource).acknowledge(Acknowledgment(id=qualified_rule_id(rule_id), reason=suppression.reason))
         applied.append(suppression)
     return applied
@@ -293,12 +324,13 @@ def find_resource(stack: Stack, path: str) -> CfnResource:
     return node
 
 
-def resolve_rule_id(suppression: Suppression, booking: BookingStack) -> str:
+def resolve_rule_id(suppression: Suppression, *, payment: PaymentStack, booking: BookingStack) -> str:
     """The rule id with placeholders replaced by the tokens' cdk-nag rendering (``<LogicalId>``)."""
     rule_id = suppression.rule_id
+    stack = payment if suppression.stack == PAYMENT else booking
     for name, token_of in _PLACEHOLDERS.items():
         if name in rule_id:
-            rule_id = rule_id.replace(name, _render_reference(booking.resolve(token_of(booking))))
+            rule_id = rule_id.replace(name, _render_reference(stack.resolve(token_of(payment, booking))))
     return rule_id
 
 

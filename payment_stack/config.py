@@ -8,12 +8,15 @@ values; only this module looks at environment names.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
+
+from payment_stack.workflow_timing import worst_case_seconds_to_collect
 
 DEFAULTS_KEY = "payment:defaults"
 ENVIRONMENTS_KEY = "payment:environments"
@@ -24,6 +27,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # What AWS WAF accepts as a rate-based rule's limit (requests per aggregation key and evaluation window).
 WAF_RATE_LIMIT_MIN = 10
 WAF_RATE_LIMIT_MAX = 2_000_000_000
+# The abandoned-hold sweeper runs at least once a day.
+HOLD_SWEEP_MINUTES_MAX = 1440
 _REMOVAL_POLICIES = {"destroy": RemovalPolicy.DESTROY, "retain": RemovalPolicy.RETAIN}
 # The retention periods CloudWatch Logs accepts, by number of days.
 _RETENTION_DAYS = {
@@ -80,6 +85,11 @@ class PaymentConfig:
     # Local and test environments use 1/1: moto's interpreter sleeps for real.
     workflow_retry_interval_seconds: int
     workflow_retry_max_delay_seconds: int
+    # How often the abandoned-hold sweeper runs (an EventBridge Scheduler rate, 1 to 1440 minutes).
+    hold_sweep_minutes: int
+    # Age after which a hold nobody captured or released is abandoned and the sweeper releases it. Never shorter
+    # than the longest a booking can take to reach the end of Collect's last attempt (checked below).
+    abandoned_hold_minutes: int
 
     @property
     def max_charge_amounts_by_currency(self) -> dict[str, int]:
@@ -177,8 +187,11 @@ def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfi
         workflow_retry_max_delay_seconds=_as_positive_int(
             setting("workflowRetryMaxDelaySeconds"), "workflowRetryMaxDelaySeconds"
         ),
+        hold_sweep_minutes=_as_positive_int(setting("holdSweepMinutes"), "holdSweepMinutes"),
+        abandoned_hold_minutes=_as_positive_int(setting("abandonedHoldMinutes"), "abandonedHoldMinutes"),
     )
     _check_retry_timing(config)
+    _check_hold_sweep(config)
     _check_charge_throttling(config)
     _check_waf_rate_limit(config)
     return config
@@ -216,6 +229,27 @@ def _check_retry_timing(config: PaymentConfig) -> None:
         raise ConfigError(
             f"setting 'workflowRetryMaxDelaySeconds' ({max_delay}) must not be smaller than "
             f"'workflowRetryIntervalSeconds' ({interval})"
+        )
+
+
+def _check_hold_sweep(config: PaymentConfig) -> None:
+    if config.hold_sweep_minutes > HOLD_SWEEP_MINUTES_MAX:
+        raise ConfigError(
+            f"setting 'holdSweepMinutes' must be between 1 and {HOLD_SWEEP_MINUTES_MAX} (minutes between two runs "
+            f"of the abandoned-hold sweeper), got {config.hold_sweep_minutes}"
+        )
+    worst_case_seconds = worst_case_seconds_to_collect(
+        interval_seconds=config.workflow_retry_interval_seconds,
+        max_delay_seconds=config.workflow_retry_max_delay_seconds,
+    )
+    minimum_minutes = math.ceil(worst_case_seconds / 60)
+    if config.abandoned_hold_minutes * 60 < worst_case_seconds:
+        raise ConfigError(
+            f"setting 'abandonedHoldMinutes' ({config.abandoned_hold_minutes}) must be at least {minimum_minutes}: "
+            f"with 'workflowRetryIntervalSeconds' {config.workflow_retry_interval_seconds} and "
+            f"'workflowRetryMaxDelaySeconds' {config.workflow_retry_max_delay_seconds} a booking may take up to "
+            f"{worst_case_seconds} s to reach the end of Collect's last attempt, so a shorter limit would let the "
+            "sweeper release a live booking's hold before Collect captures it"
         )
 
 

@@ -7,8 +7,9 @@ environment never alarms. What each alarm means and what to do about it: README,
 runbook".
 
 The custom metrics are the ones the functions publish with Powertools (EMF, namespace ``ServerlessAirline``): every
-metric carries the dimension ``service=payment`` (``POWERTOOLS_SERVICE_NAME``), and Collect's and Refund's also
-``operation=collect|refund`` (``lambdas/shared/payment_task.py``).
+metric carries the dimension ``service=payment`` (``POWERTOOLS_SERVICE_NAME``), Collect's and Refund's also
+``operation=collect|refund`` (``lambdas/shared/payment_task.py``), and the hold sweeper's ``HoldsReleased`` also
+``reason`` (``abandoned``; its ``HoldReleaseFailed`` has ``service`` only).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ API_GATEWAY_NAMESPACE = "AWS/ApiGateway"
 PERIOD = Duration.minutes(5)
 # A message in the dead-letter queue is money or a seat a human has to sort out: looked at every minute.
 DEAD_LETTER_PERIOD = Duration.minutes(1)
+# The hold sweeper runs every few minutes (at least daily): its failures are summed over several runs.
+HOLD_SWEEPER_PERIOD = Duration.minutes(15)
+# The ``reason`` the sweeper publishes ``HoldsReleased`` with.
+ABANDONED = "abandoned"
 RUNBOOK = 'README.md, "Operations: dashboards, alarms and runbook"'
 # Alarm names start with "<component>-<env>-"; the topic policies let exactly these alarms publish.
 PAYMENT = "payment"
@@ -54,6 +59,7 @@ INVALID_PAYMENT_REQUESTS = {operation: f"InvalidPaymentRequest{operation.title()
 API_5XX = "Api5xx"
 API_LATENCY_P99 = "ApiLatencyP99"
 PROVIDER_ERRORS = "ProviderError"
+HOLD_SWEEPER_ERRORS = "HoldSweeperErrors"
 # Keys of ``BookingMonitoring.alarms``.
 EXECUTIONS_FAILED = "ExecutionsFailed"
 EXECUTIONS_TIMED_OUT = "ExecutionsTimedOut"
@@ -126,6 +132,9 @@ class MonitoringThresholds:
     task_function_errors: float = 5
     # Lambda Throttles of each of the three functions: none expected (no reserved concurrency is set).
     lambda_throttles: float = 0
+    # Lambda Errors of the hold sweeper plus the holds it could not release (HoldReleaseFailed), over 15 minutes:
+    # either leaves abandoned holds blocking customers' money, so alarm on the first.
+    hold_sweeper_failures: float = 0
     # AWS/States ExecutionsFailed of the booking state machine. Every booking that ends in "Booking Failed" (a
     # sold-out flight, a declined card, ...) is a failed execution, so raise this where such failures are routine.
     failed_executions: float = 0
@@ -148,11 +157,11 @@ class MonitoringThresholds:
 
 
 class PaymentMonitoring(Construct):
-    """Dashboard ``payment-<env_name>`` and the alarms of the payment API and the Collect and Refund functions.
+    """Dashboard ``payment-<env_name>`` and the alarms of the payment API, Collect, Refund and the hold sweeper.
 
     In: ``env_name`` (names the dashboard and the default topic), ``api`` (the payment REST API) and ``stage_name``
-    (its stage; by default the deployment stage of a ``RestApi``), ``api_function``, ``collect`` and ``refund`` (the
-    three functions), ``alarm_topic`` (where notifications go; by default a new SSL-only topic
+    (its stage; by default the deployment stage of a ``RestApi``), ``api_function``, ``collect``, ``refund`` and
+    ``hold_sweeper`` (the four functions), ``alarm_topic`` (where notifications go; by default a new SSL-only topic
     ``payment-alarms-<env_name>``, which the booking alarms of the same environment may publish to as well),
     ``encryption_key`` (the KMS key of a topic created here; by default a key of its own; its policy gets the
     statement that lets CloudWatch use it) and ``thresholds``.
@@ -167,7 +176,9 @@ class PaymentMonitoring(Construct):
     - ``Api5xx`` and ``ApiLatencyP99``: AWS/ApiGateway ``5XXError`` (sum) and ``Latency`` (p99) of ``ApiName`` +
       ``Stage``;
     - ``ProviderError``: the API's ServerlessAirline ``ProviderError`` (``service=payment``);
-    - ``<Function>Errors`` and ``<Function>Throttles`` for ``ApiFunction``, ``Collect`` and ``Refund``.
+    - ``<Function>Errors`` and ``<Function>Throttles`` for ``ApiFunction``, ``Collect`` and ``Refund``;
+    - ``HoldSweeperErrors``: metric math, the sweeper's Lambda ``Errors`` plus ServerlessAirline ``HoldReleaseFailed``
+      (``service=payment``), summed over 15 minutes.
 
     A topic this construct uses gets a policy statement that lets exactly these alarms (by name) publish to it.
 
@@ -184,6 +195,7 @@ class PaymentMonitoring(Construct):
         api_function: lambda_.IFunction,
         collect: lambda_.IFunction,
         refund: lambda_.IFunction,
+        hold_sweeper: lambda_.IFunction,
         stage_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
         encryption_key: kms.IKey | None = None,
@@ -278,12 +290,33 @@ class PaymentMonitoring(Construct):
                 thresholds.lambda_throttles,
                 f"More than {thresholds.lambda_throttles:g} throttled invocations of the {key} function in 5 minutes",
             )
+
+        # --- the hold sweeper ----------------------------------------------------------------------------------------
+        release_failed = _service_metric("HoldReleaseFailed")
+        sweeper_errors = hold_sweeper.metric_errors(period=HOLD_SWEEPER_PERIOD, statistic=cloudwatch.Stats.SUM)
+        sweeper_failures = cloudwatch.MathExpression(
+            # A period without a run has no datapoint of either metric: counted as 0, not as missing data.
+            expression="FILL(sweeper_errors, 0) + FILL(release_failed, 0)",
+            using_metrics={
+                "sweeper_errors": sweeper_errors,
+                "release_failed": release_failed.with_(period=HOLD_SWEEPER_PERIOD),
+            },
+            period=HOLD_SWEEPER_PERIOD,
+            label="Sweeper errors + holds not released",
+        )
+        alarms.add(
+            HOLD_SWEEPER_ERRORS,
+            sweeper_failures,
+            thresholds.hold_sweeper_failures,
+            f"More than {thresholds.hold_sweeper_failures:g} failed hold sweeper runs or holds it could not release "
+            "in 15 minutes: abandoned holds keep customers' money blocked",
+        )
         self.alarms: dict[str, cloudwatch.Alarm] = alarms.by_key
 
         def per_function(metric: str, statistic: str) -> list[cloudwatch.IMetric]:
             return [
                 function.metric(metric, period=PERIOD, statistic=statistic, label=key)
-                for key, function in functions.items()
+                for key, function in {**functions, "HoldSweeper": hold_sweeper}.items()
             ]
 
         self.dashboard = cloudwatch.Dashboard(
@@ -293,7 +326,7 @@ class PaymentMonitoring(Construct):
             default_interval=Duration.hours(3),
             widgets=[
                 [
-                    _header(f"Payment service ({env_name})", "Payment API, Collect and Refund"),
+                    _header(f"Payment service ({env_name})", "Payment API, Collect, Refund and the hold sweeper"),
                     cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms.by_name, width=16, height=6),
                 ],
                 [
@@ -341,6 +374,15 @@ class PaymentMonitoring(Construct):
                     _graph("Lambda errors", per_function("Errors", cloudwatch.Stats.SUM)),
                     _graph("Lambda throttles", per_function("Throttles", cloudwatch.Stats.SUM)),
                     _graph("Lambda duration p99 (ms)", per_function("Duration", cloudwatch.Stats.percentile(99))),
+                ],
+                [
+                    _graph(
+                        "Holds released",
+                        [
+                            _service_metric("HoldsReleased", reason=ABANDONED).with_(label="HoldsReleased abandoned"),
+                            release_failed,
+                        ],
+                    ),
                 ],
             ],
         )
@@ -589,15 +631,13 @@ def _deployment_stage_name(api: apigw.IRestApi) -> str:
     return stage.stage_name
 
 
-def _service_metric(metric_name: str, *, operation: str | None = None) -> cloudwatch.Metric:
-    """A Powertools metric of the payment service: ``service=payment`` (+ ``operation``), summed over 5 minutes."""
-    dimensions = {"service": POWERTOOLS_SERVICE_NAME}
-    if operation is not None:
-        dimensions["operation"] = operation
+def _service_metric(metric_name: str, **dimensions: str) -> cloudwatch.Metric:
+    """A Powertools metric of the payment service: ``service=payment`` plus ``dimensions`` (``operation``,
+    ``reason``), summed over 5 minutes."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=metric_name,
-        dimensions_map=dimensions,
+        dimensions_map={"service": POWERTOOLS_SERVICE_NAME, **dimensions},
         statistic=cloudwatch.Stats.SUM,
         period=PERIOD,
     )

@@ -1,4 +1,5 @@
-"""The payment REST API: ``POST /charge`` (public, CORS), ``/capture`` and ``/refund`` (AWS_IAM) over one function."""
+"""The payment REST API: ``POST /charge`` (public, CORS), ``/capture``, ``/refund`` and ``GET /payments/{id}``
+(AWS_IAM) over one function."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from payment_stack.config import PaymentConfig
 from payment_stack.payment_function import PaymentFunction
+from payment_stack.payment_ledger import PaymentLedger
 from payment_stack.waf import PaymentApiFirewall
 
 STAGE_NAME = "Prod"
@@ -48,26 +50,38 @@ class PaymentApi(Construct):
 
     In: ``config`` (CORS origins, stage and ``/charge`` throttling, per-currency charge maximums, the Stripe key's
     SSM parameter name, log level/retention, removal policy, whether to create API Gateway's account-level CloudWatch
-    role and log execution errors, whether to put AWS WAF in front) and ``encryption_key`` (the log groups' KMS key).
+    role and log execution errors, whether to put AWS WAF in front), ``ledger`` (the payment ledger the function
+    records every payment in) and ``encryption_key`` (the log groups' KMS key).
 
     Creates a regional REST API (stage ``Prod``, X-Ray, access logs, execution logs at ``ERROR`` where the account
     role is created, stage throttling and stricter throttling of ``POST /charge``, a request validator that refuses
     JSON bodies that are not objects) with ``POST /charge`` (public, CORS preflight for the configured origins),
-    ``POST /capture`` and ``POST /refund`` (``AWS_IAM``), one Lambda function behind all three, the DynamoDB table
-    Powertools idempotency keeps its records in, and with ``config.waf_enabled`` an AWS WAF web ACL on the stage.
-    The Stripe SecureString is not created here (operators put it in SSM); the function may read that one parameter
-    only (``ssm:GetParameter``) and use the idempotency table's items only.
+    ``POST /capture``, ``POST /refund`` and ``GET /payments/{id}`` (a payment's ledger record; all three
+    ``AWS_IAM``), one Lambda function behind all four, the DynamoDB table Powertools idempotency keeps its records
+    in, and with ``config.waf_enabled`` an AWS WAF web ACL on the stage. The Stripe SecureString is not created here
+    (operators put it in SSM); the function may read that one parameter only (``ssm:GetParameter``), use the
+    idempotency table's items only, and read, create and update ledger records (``ledger.grant_record``); it finds
+    the ledger through ``ledger.environment``.
 
     With ``config.snap_start`` the function has SnapStart and an alias ``live`` of its published version, which the
-    integration invokes; its grants (idempotency table, Stripe key) stay on the function's role.
+    integration invokes; its grants (idempotency table, ledger, Stripe key) stay on the function's role.
 
     Exposes ``rest_api``, ``stage``, ``function``, ``invoke_target`` (the alias or the function),
     ``idempotency_table``, ``access_log_group``, ``execution_log_group`` and ``firewall`` (``None`` when not created),
-    ``charge_method``, ``capture_method``, ``refund_method``, ``url`` (base URL of stage ``Prod``, ending in ``/``),
-    and ``grant_capture`` / ``grant_refund`` to let a principal call ``POST /capture`` / ``POST /refund``.
+    ``charge_method``, ``capture_method``, ``refund_method``, ``get_payment_method``, ``url`` (base URL of stage
+    ``Prod``, ending in ``/``), and ``grant_capture`` / ``grant_refund`` / ``grant_read_payments`` to let a principal
+    call ``POST /capture`` / ``POST /refund`` / ``GET /payments/{id}``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig, encryption_key: kms.IKey) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PaymentConfig,
+        ledger: PaymentLedger,
+        encryption_key: kms.IKey,
+    ) -> None:
         super().__init__(scope, construct_id)
 
         # Powertools idempotency records; no table name, so CloudFormation names it and environments never collide.
@@ -92,7 +106,7 @@ class PaymentApi(Construct):
             "Handler",
             function_dir="payment_api",
             handler="lambdas.payment_api.handler.handler",
-            description=f"Payment API ({config.env_name}): /charge, /capture and /refund against Stripe",
+            description=f"Payment API ({config.env_name}): /charge, /capture, /refund and /payments against Stripe",
             # Stripe connect 2 s + read 8 s with no SDK retries, plus the SSM and DynamoDB calls: still well inside
             # API Gateway's 29 s integration timeout, so the caller gets the function's error, not a gateway 504.
             timeout=Duration.seconds(12),
@@ -109,6 +123,7 @@ class PaymentApi(Construct):
                 "CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins),
                 "MAX_CHARGE_AMOUNTS": json.dumps(config.max_charge_amounts_by_currency, sort_keys=True),
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+                **ledger.environment,
             },
             snap_start=config.snap_start,
         )
@@ -117,17 +132,9 @@ class PaymentApi(Construct):
         self.invoke_target: lambda_.IFunction = self._api_function.invoke_target
         # Item operations on this one table only (grant_read_write_data would add scans, queries and batch calls).
         self.idempotency_table.grant(self.function, *IDEMPOTENCY_TABLE_ACTIONS)
-
-        # Operators create the SecureString; importing it by name lets IAM name exactly that one parameter's ARN.
-        # grant_read would add ssm:DescribeParameters and ssm:GetParameterHistory (every earlier key value).
-        # The key is encrypted with the AWS managed key aws/ssm, whose key policy lets SSM decrypt for the caller.
-        stripe_secret_key = ssm.StringParameter.from_secure_string_parameter_attributes(
-            self, "StripeSecretKey", parameter_name=config.stripe_secret_key_parameter_name
-        )
-        iam.Grant.add_to_principal(
-            grantee=self.function,
-            actions=list(STRIPE_KEY_ACTIONS),
-            resource_arns=[stripe_secret_key.parameter_arn],
+        ledger.grant_record(self.function)
+        grant_stripe_key_read(
+            self, "StripeSecretKey", grantee=self.function, parameter_name=config.stripe_secret_key_parameter_name
         )
 
         self.access_log_group = logs.LogGroup(
@@ -246,6 +253,19 @@ class PaymentApi(Construct):
         # Capture and refund move money on an existing charge: only principals granted below may call them.
         self.capture_method = add_post(self.rest_api.root.add_resource("capture"), apigw.AuthorizationType.IAM)
         self.refund_method = add_post(self.rest_api.root.add_resource("refund"), apigw.AuthorizationType.IAM)
+        # A payment's ledger record, for the services and operators granted below. No body, so no model; the
+        # validator still checks the path parameter.
+        self.get_payment_method = (
+            self.rest_api.root.add_resource("payments")
+            .add_resource("{id}")
+            .add_method(
+                "GET",
+                integration,
+                authorization_type=apigw.AuthorizationType.IAM,
+                request_validator=validator,
+                request_parameters={"method.request.path.id": True},
+            )
+        )
 
         self.firewall: PaymentApiFirewall | None = None
         if config.waf_enabled:
@@ -262,3 +282,26 @@ class PaymentApi(Construct):
     def grant_refund(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /refund`` on stage ``Prod`` (execute-api:Invoke on that method only)."""
         return self.refund_method.grant_execute(grantee)
+
+    def grant_read_payments(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to call ``GET /payments/{id}`` on stage ``Prod`` (execute-api:Invoke on that method only,
+        for any payment id: the ARN ends in ``/GET/payments/*``)."""
+        return self.get_payment_method.grant_execute(grantee)
+
+
+def grant_stripe_key_read(
+    scope: Construct, construct_id: str, *, grantee: iam.IGrantable, parameter_name: str
+) -> iam.Grant:
+    """Allow ``grantee`` to read the Stripe key's SecureString ``parameter_name``: ``ssm:GetParameter`` on it only.
+
+    Operators create the SecureString; importing it by name (as ``construct_id`` in ``scope``) lets IAM name exactly
+    that one parameter's ARN. ``grant_read`` would add ssm:DescribeParameters and ssm:GetParameterHistory (every
+    earlier key value). The key is encrypted with the AWS managed key aws/ssm, whose key policy lets SSM decrypt for
+    the caller.
+    """
+    stripe_secret_key = ssm.StringParameter.from_secure_string_parameter_attributes(
+        scope, construct_id, parameter_name=parameter_name
+    )
+    return iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(STRIPE_KEY_ACTIONS), resource_arns=[stripe_secret_key.parameter_arn]
+    )

@@ -8,8 +8,10 @@ from constructs import Construct
 from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.hold_sweeper import HoldSweeper
 from payment_stack.monitoring import PaymentMonitoring
 from payment_stack.payment_api import PaymentApi
+from payment_stack.payment_ledger import PaymentLedger
 
 
 class PaymentStack(Stack):
@@ -27,7 +29,16 @@ class PaymentStack(Stack):
         self.encryption_key = logs_encryption_key(
             self, "LogsKey", config=config, description=f"Payment-{config.env_name}: encrypts the stack's log groups"
         )
-        self.payment_api = PaymentApi(self, "PaymentApi", config=config, encryption_key=self.encryption_key)
+        self.ledger = PaymentLedger(self, "PaymentLedger", removal_policy=config.removal_policy)
+        CfnOutput(
+            self,
+            "PaymentLedgerTableName",
+            value=self.ledger.table.table_name,
+            description="Payment ledger table: one record per payment (id), index holds-by-age of the open holds",
+        )
+        self.payment_api = PaymentApi(
+            self, "PaymentApi", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+        )
         CfnOutput(
             self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
         )
@@ -47,6 +58,9 @@ class PaymentStack(Stack):
             value=self.booking_functions.refund_target.function_arn,
             description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
         )
+        self.hold_sweeper = HoldSweeper(
+            self, "HoldSweeper", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+        )
         self.monitoring = PaymentMonitoring(
             self,
             "Monitoring",
@@ -55,6 +69,7 @@ class PaymentStack(Stack):
             api_function=self.payment_api.function,
             collect=self.booking_functions.collect,
             refund=self.booking_functions.refund,
+            hold_sweeper=self.hold_sweeper.function,
             encryption_key=self.encryption_key,
         )
 

@@ -26,6 +26,9 @@ os.environ.update(
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:8080,https://shop.example",
         "MAX_CHARGE_AMOUNTS": '{"eur": 1000000, "jpy": 100000000, "usd": 1000000}',
         "IDEMPOTENCY_TABLE_NAME": "test-idempotency",
+        "LEDGER_TABLE_NAME": "test-ledger",
+        "LEDGER_HOLDS_INDEX_NAME": "holds-by-age",
+        "ABANDONED_HOLD_MINUTES": "30",
         # Collect and Refund build their client at import (init), from this; tests point it elsewhere as needed.
         "PAYMENT_API_URL": "https://payment-api.test/Prod/",
     }

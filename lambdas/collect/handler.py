@@ -1,10 +1,14 @@
-"""Collect: captures a booking's pre-authorisation through the payment API (``POST /capture``).
+"""Collect: captures a booking's fare from its pre-authorisation through the payment API (``POST /capture``).
 
-In: the booking state machine's state, e.g. ``{"outboundFlightId", "customerId", "chargeId", "name", "createdAt"}``;
-``chargeId`` (``ch_...``/``pi_...``) is required. Out: ``{"receiptUrl", "price"}``. Errors (class name = workflow
-error name): ``InvalidPaymentRequest``, ``PaymentDeclined``, ``PaymentNotFound``, ``PaymentConflict``,
-``PaymentForbidden``, ``UnexpectedPaymentResponse`` are final; ``PaymentServiceUnavailable`` is retryable.
-Invoking it again for the same charge never captures twice.
+In: the booking state machine's state, e.g. ``{"outboundFlightId", "customerId", "chargeId", "name", "createdAt",
+"bookingId", "fare": {"amount", "currency"}, ...}``; ``chargeId`` (``ch_...``/``pi_...``) and ``fare`` (the
+flight's price read by the workflow: a positive whole ``amount`` in the currency's smallest unit, a 3-letter
+``currency``) are required. Sends ``{"chargeId", "amount", "currency"}`` plus ``bookingId``, ``customerId`` and
+``execution`` (the state's ``name``) when present. Out: ``{"receiptUrl", "price"}``, ``price`` the amount
+captured (the fare, also when the hold was larger). Errors (class name = workflow error name):
+``InvalidPaymentRequest``, ``FareUnavailable`` (no HTTP call made), ``HoldBelowFare``, ``CurrencyMismatch``,
+``PaymentDeclined``, ``PaymentNotFound``, ``PaymentConflict``, ``PaymentForbidden``, ``UnexpectedPaymentResponse``
+are final; ``PaymentServiceUnavailable`` is retryable. Invoking it again for the same charge never captures twice.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lambdas.payment_api.ledger import BookingContext
+
 
 class Operation(StrEnum):
     AUTHORIZE = "charge"
@@ -29,10 +31,16 @@ class ChargeRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentRequest:
-    """A capture or refund of ``payment_id`` (``ch_`` or ``pi_``); ``amount`` None means the whole amount."""
+    """A capture or refund of ``payment_id`` (``ch_`` or ``pi_``); ``amount`` None means the whole amount.
+
+    ``currency`` (lower-case), when given, must be the payment's: a capture of a fare in another currency is refused.
+    ``booking`` is the booking the caller acts for (Collect and Refund send it); the ledger records it.
+    """
 
     payment_id: str
     amount: int | None
+    currency: str | None = None
+    booking: BookingContext | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +62,9 @@ class Payment:
     created: int
     requires_action: bool = False
     client_secret: str | None = None
+    # Why a PaymentIntent was cancelled (``automatic``/``expired`` when the provider let the hold lapse).
+    cancellation_reason: str | None = None
+    disputed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -100,3 +100,11 @@ class IdempotencyStoreUnavailable(PaymentError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "service_unavailable"
+
+
+class LedgerStoreUnavailable(PaymentError):
+    """503: the payment ledger could not be read or written. Retrying with the same idempotency key is safe: the
+    provider call is repeated under the same provider key (no money moves twice) and the ledger records it."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "ledger_unavailable"

@@ -1,10 +1,12 @@
-"""The payment API function: ``POST /charge`` (public), ``POST /capture`` and ``POST /refund`` (IAM-signed).
+"""The payment API function: ``POST /charge`` (public), ``POST /capture``, ``POST /refund`` and
+``GET /payments/{id}`` (IAM-signed).
 
-In: API Gateway REST proxy events. Out: ``200`` with ``{"createdCharge"|"capturedCharge"|"createdRefund": {...}}``,
-or ``{"message", "code"}`` with 400 (invalid request), 402 (declined, plus ``decline_code``), 404 (unknown payment
-or route), 409 (state conflict, key reuse, request in progress), 413, 415, 429 (provider rate limit), 502/504
-(provider failure/timeout) or 503 (provider not configured / idempotency store down). Every money-moving call is
-idempotent: a replay of the same key returns the first result and moves no money.
+In: API Gateway REST proxy events. Out: ``200`` with ``{"createdCharge"|"capturedCharge"|"createdRefund": {...}}``
+or ``{"payment": {...}}`` (the ledger record and its history), or ``{"message", "code"}`` with 400 (invalid
+request), 402 (declined, plus ``decline_code``), 404 (unknown payment or route), 409 (state conflict, currency
+mismatch, amount above the hold, key reuse, request in progress), 413, 415, 429 (provider rate limit), 502/504
+(provider failure/timeout) or 503 (provider not configured / idempotency store or ledger down: retry with the same
+key). Every money-moving call is idempotent: a replay of the same key returns the first result and moves no money.
 """
 
 from __future__ import annotations
@@ -43,16 +45,15 @@ from lambdas.payment_api.errors import (
     RequestInProgress,
 )
 from lambdas.payment_api.service import Command, PaymentService, charge_command, payment_command
-from lambdas.payment_api.settings import (
-    IDEMPOTENCY_RECORD_SECONDS,
-    SECRET_KEY_CACHE_SECONDS,
-    STRIPE_CONNECT_TIMEOUT_SECONDS,
-    STRIPE_READ_TIMEOUT_SECONDS,
-    Settings,
+from lambdas.payment_api.settings import IDEMPOTENCY_RECORD_SECONDS, Settings
+from lambdas.payment_api.validation import (
+    parse_charge,
+    parse_idempotency_key,
+    parse_json_object,
+    parse_payment,
+    parse_payment_id,
 )
-from lambdas.payment_api.stripe_key import ssm_key_reader
-from lambdas.payment_api.stripe_provider import StripeProvider
-from lambdas.payment_api.validation import parse_charge, parse_idempotency_key, parse_json_object, parse_payment
+from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
 
 settings = Settings.from_environ(os.environ)
 logger = Logger()
@@ -72,11 +73,14 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     expires_after_seconds=IDEMPOTENCY_RECORD_SECONDS,
 )
-# Both AWS clients are made here, at init, from one session (its endpoint data and credentials loaded once), so the
-# first request does not pay for them. Nothing connects before the first request.
+# The AWS clients are made here, at init, from one session (its endpoint data and credentials loaded once), so the
+# first request does not pay for them; the idempotency store and the ledger share one DynamoDB client. Nothing
+# connects before the first request.
 aws_session = boto3.session.Session()
-idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_session=aws_session)
+dynamodb = aws_session.client("dynamodb")
+idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=dynamodb)
 stripe_key_parameters = SSMProvider(boto3_session=aws_session)
+payment_ledger = dynamodb_ledger(settings.ledger, client=dynamodb)
 
 _SUCCESS_METRICS = {Operation.AUTHORIZE: "ChargeAuthorized", Operation.CAPTURE: "PaymentCaptured"}
 
@@ -84,17 +88,12 @@ _SUCCESS_METRICS = {Operation.AUTHORIZE: "ChargeAuthorized", Operation.CAPTURE: 
 @functools.cache
 def payment_service() -> PaymentService:
     """Built at init and kept for the container's life (one Stripe HTTP client and connection pool)."""
-    provider = StripeProvider(
-        key_source=ssm_key_reader(
-            settings.stripe_secret_key_parameter,
-            max_age_seconds=SECRET_KEY_CACHE_SECONDS,
-            provider=stripe_key_parameters,
-        ),
+    provider = stripe_provider(
+        key_parameter=settings.stripe_secret_key_parameter,
+        key_parameters=stripe_key_parameters,
         api_base=settings.stripe_api_base,
-        connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
     )
-    return PaymentService(provider)
+    return PaymentService(provider, payment_ledger)
 
 
 payment_service()
@@ -171,20 +170,33 @@ def _client_key() -> str | None:
     return parse_idempotency_key(app.current_event.headers.get("idempotency-key"))
 
 
+def _request_id() -> str | None:
+    """API Gateway's request id: the ledger's history entries carry it, as the logs' correlation id does."""
+    return app.current_event.request_context.request_id
+
+
 @app.post("/charge")
 def charge() -> dict[str, Any]:
     request = parse_charge(_json_body(), max_amounts=settings.max_charge_amounts)
-    return run(charge_command(request, client_key=_client_key()))
+    return run(charge_command(request, client_key=_client_key(), request_id=_request_id()))
 
 
 @app.post("/capture")
 def capture() -> dict[str, Any]:
-    return run(payment_command(Operation.CAPTURE, parse_payment(_json_body()), client_key=_client_key()))
+    request = parse_payment(_json_body())
+    return run(payment_command(Operation.CAPTURE, request, client_key=_client_key(), request_id=_request_id()))
 
 
 @app.post("/refund")
 def refund() -> dict[str, Any]:
-    return run(payment_command(Operation.REFUND, parse_payment(_json_body()), client_key=_client_key()))
+    request = parse_payment(_json_body())
+    return run(payment_command(Operation.REFUND, request, client_key=_client_key(), request_id=_request_id()))
+
+
+@app.get("/payments/<payment_id>")
+def get_payment(payment_id: str) -> dict[str, Any]:
+    """The ledger's record of one payment and its history (no provider call, never card data)."""
+    return payment_service().payment(parse_payment_id(payment_id))
 
 
 def _error_response(status: int, body: dict[str, str]) -> Response[Any]:

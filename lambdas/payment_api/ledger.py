@@ -192,6 +192,15 @@ class TransitionRefused(LedgerError):
         self.target = target
 
 
+class PaymentRecordMissing(LedgerError):
+    """The ledger holds no record of ``payment_id``, so a transition has nothing to move: nothing was written
+    (``apply`` never creates a record; ``create`` does)."""
+
+    def __init__(self, payment_id: str) -> None:
+        super().__init__(f"the ledger has no record of payment {payment_id}")
+        self.payment_id = payment_id
+
+
 class Ledger(Protocol):
     """Adapters raise ``LedgerUnavailable`` for any storage failure, never their own exception types."""
 
@@ -213,7 +222,8 @@ class Ledger(Protocol):
         Returns the record after the transition. When the record already holds an entry with
         ``transition.entry_id`` (a replay or a retry), nothing is written and the record is returned as it is.
         Raises ``TransitionRefused`` (with the current record) when ``ALLOWED_TRANSITIONS`` does not allow the move
-        from the current status or the record does not exist, ``LedgerUnavailable`` when storage fails.
+        from the current status, ``PaymentRecordMissing`` when the record does not exist, ``LedgerUnavailable`` when
+        storage fails.
         """
         ...
 

@@ -21,6 +21,7 @@ class Settings:
     cors_allowed_origins: tuple[str, ...]
     max_charge_amounts: Mapping[str, int]
     idempotency_table_name: str
+    ledger: LedgerSettings
     stripe_api_base: str | None
 
     @classmethod
@@ -37,5 +38,41 @@ class Settings:
             cors_allowed_origins=origins,
             max_charge_amounts={currency.lower(): value for currency, value in amounts.items()},
             idempotency_table_name=environ["IDEMPOTENCY_TABLE_NAME"],
+            ledger=LedgerSettings.from_environ(environ),
+            stripe_api_base=environ.get("STRIPE_API_BASE") or None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
+    """Where the payment ledger is: its table and the index of holds by age (both named by the stack)."""
+
+    table_name: str
+    holds_index_name: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> LedgerSettings:
+        return cls(table_name=environ["LEDGER_TABLE_NAME"], holds_index_name=environ["LEDGER_HOLDS_INDEX_NAME"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweeperSettings:
+    """The abandoned-hold sweeper's configuration: holds older than ``abandoned_hold_minutes`` are released."""
+
+    stripe_secret_key_parameter: str
+    ledger: LedgerSettings
+    abandoned_hold_minutes: int
+    stripe_api_base: str | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SweeperSettings:
+        """Raises ``KeyError``/``ValueError`` naming the variable when the deployment is broken."""
+        minutes = int(environ["ABANDONED_HOLD_MINUTES"])
+        if minutes <= 0:
+            raise ValueError("ABANDONED_HOLD_MINUTES must be a positive number of minutes")
+        return cls(
+            stripe_secret_key_parameter=environ["STRIPE_SECRET_KEY_PARAMETER"],
+            ledger=LedgerSettings.from_environ(environ),
+            abandoned_hold_minutes=minutes,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
         )

@@ -1,7 +1,9 @@
 """The Stripe adapter of the payment-provider port: the only module that imports ``stripe``.
 
 Tokens, cards and sources (``tok_``/``card_``/``src_``) are pre-authorised with a Charge (``capture=false``);
-PaymentMethods (``pm_``) with a PaymentIntent (``capture_method=manual``) confirmed at once. Every Stripe failure
+PaymentMethods (``pm_``) with a PaymentIntent (``capture_method=manual``) confirmed at once. Capture, refund and
+release are one Stripe call each: the service decides from its ledger which call to make, and Stripe's own refusal
+(a ``PaymentConflict``) tells it when its record is stale. Every Stripe failure
 is translated into a ``lambdas.payment_api.errors`` class here, and logged with Stripe's request id.
 """
 
@@ -16,7 +18,7 @@ import requests
 import stripe
 from aws_lambda_powertools import Logger
 
-from lambdas.payment_api.domain import ChargeRequest, Payment, PaymentRequest, Refund
+from lambdas.payment_api.domain import ChargeRequest, Payment, Refund
 from lambdas.payment_api.errors import (
     CardDeclined,
     InvalidRequest,
@@ -36,10 +38,10 @@ _CONFLICT_CODES = {
     "charge_already_refunded": "already_refunded",
     "payment_intent_unexpected_state": "payment_state_conflict",
     "charge_expired_for_capture": "authorization_expired",
+    "charge_disputed": "payment_disputed",
 }
 # Stripe messages for these codes are written for end users and name no internals.
 _CLIENT_ERROR_CODES = {"amount_too_small", "amount_too_large", "parameter_invalid_integer", "invalid_charge_amount"}
-_HOLD_STATES = {"requires_capture", "requires_payment_method", "requires_confirmation", "requires_action"}
 # stripe imports its client module on first use (about 20 ms, measured on a first request): here, during init.
 _PRELOADED = (stripe.StripeClient, stripe.StripeResponse)
 
@@ -132,101 +134,74 @@ class StripeProvider:
             raise CardDeclined("the card was not authorised", decline_code=None)
         return payment
 
-    def capture(self, request: PaymentRequest, *, idempotency_key: str) -> Payment:
+    @property
+    def name(self) -> str:
+        return "stripe"
+
+    def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> Payment:
         with _translated_errors("capture"):
             client = self._stripe()
-            if request.payment_id.startswith("pi_"):
-                path = f"/v1/payment_intents/{_quoted(request.payment_id)}"
-                _check_intent_capturable(_call(client, "get", path), request.amount)
+            if payment_id.startswith("pi_"):
                 params: dict[str, Any] = {"expand": ["latest_charge"]}
-                if request.amount is not None:
-                    params["amount_to_capture"] = request.amount
-                return _intent_payment(
-                    _call(client, "post", f"{path}/capture", params, idempotency_key=idempotency_key)
-                )
-            path = f"/v1/charges/{_quoted(request.payment_id)}"
-            _check_charge_capturable(_call(client, "get", path), request.amount)
-            capture_params = {} if request.amount is None else {"amount": request.amount}
-            return _charge_payment(
-                _call(client, "post", f"{path}/capture", capture_params, idempotency_key=idempotency_key)
-            )
+                if amount is not None:
+                    params["amount_to_capture"] = amount
+                path = f"/v1/payment_intents/{_quoted(payment_id)}/capture"
+                return _intent_payment(_call(client, "post", path, params, idempotency_key=idempotency_key))
+            capture_params = {} if amount is None else {"amount": amount}
+            path = f"/v1/charges/{_quoted(payment_id)}/capture"
+            return _charge_payment(_call(client, "post", path, capture_params, idempotency_key=idempotency_key))
 
-    def refund(self, request: PaymentRequest, *, idempotency_key: str) -> Refund:
+    def refund(self, payment_id: str, *, amount: int, idempotency_key: str) -> Refund:
+        target = "payment_intent" if payment_id.startswith("pi_") else "charge"
         with _translated_errors("refund"):
-            client = self._stripe()
-            if request.payment_id.startswith("pi_"):
-                return self._refund_intent(client, request, idempotency_key)
-            return self._refund_charge(client, request, idempotency_key)
-
-    @staticmethod
-    def _refund_intent(client: stripe.StripeClient, request: PaymentRequest, idempotency_key: str) -> Refund:
-        path = f"/v1/payment_intents/{_quoted(request.payment_id)}"
-        intent = _call(client, "get", path, {"expand": ["latest_charge"]})
-        status = intent["status"]
-        if status == "canceled":
-            raise PaymentConflict("the payment was already released", code="already_released")
-        if status in _HOLD_STATES:
-            _check_whole_hold(request.amount, intent["amount"])
-            cancelled = _call(client, "post", f"{path}/cancel", idempotency_key=idempotency_key)
-            return Refund(
-                id=cancelled["id"],
-                kind="hold_released",
-                payment_id=cancelled["id"],
-                amount=cancelled["amount"],
-                currency=cancelled["currency"],
-                status=cancelled["status"],
-            )
-        latest = intent.get("latest_charge")
-        if not isinstance(latest, dict):
-            raise ProviderUnavailable("the payment provider gave an unexpected answer")
-        refundable = _refundable_amount(latest)
-        params = {"payment_intent": request.payment_id}
-        return _create_refund(client, request, params, refundable=refundable, idempotency_key=idempotency_key)
-
-    @staticmethod
-    def _refund_charge(client: stripe.StripeClient, request: PaymentRequest, idempotency_key: str) -> Refund:
-        charge = _call(client, "get", f"/v1/charges/{_quoted(request.payment_id)}")
-        if charge.get("refunded"):
-            raise PaymentConflict("the payment was already refunded or released", code="already_refunded")
-        params = {"charge": request.payment_id}
-        if not charge.get("captured"):
-            # Refunding an uncaptured charge is how Stripe releases its hold, always for the whole amount.
-            _check_whole_hold(request.amount, charge["amount"])
-            return _create_refund(
-                client,
-                request,
-                params,
-                refundable=charge["amount"],
+            refund = _call(
+                self._stripe(),
+                "post",
+                "/v1/refunds",
+                {target: payment_id, "amount": amount},
                 idempotency_key=idempotency_key,
-                kind="hold_released",
             )
-        return _create_refund(
-            client, request, params, refundable=_refundable_amount(charge), idempotency_key=idempotency_key
+            return _refund(refund, payment_id=payment_id, kind="refund")
+
+    def release(self, payment_id: str, *, idempotency_key: str) -> Refund:
+        with _translated_errors("release"):
+            client = self._stripe()
+            if payment_id.startswith("pi_"):
+                path = f"/v1/payment_intents/{_quoted(payment_id)}/cancel"
+                cancelled = _call(client, "post", path, idempotency_key=idempotency_key)
+                return Refund(
+                    id=cancelled["id"],
+                    kind="hold_released",
+                    payment_id=cancelled["id"],
+                    amount=cancelled["amount"],
+                    currency=cancelled["currency"],
+                    status=cancelled["status"],
+                )
+            # Refunding an uncaptured charge is how Stripe releases its hold, always for the whole amount.
+            refund = _call(client, "post", "/v1/refunds", {"charge": payment_id}, idempotency_key=idempotency_key)
+            return _refund(refund, payment_id=payment_id, kind="hold_released")
+
+    def retrieve(self, payment_id: str) -> Payment:
+        with _translated_errors("retrieve"):
+            client = self._stripe()
+            if payment_id.startswith("pi_"):
+                path = f"/v1/payment_intents/{_quoted(payment_id)}"
+                return _intent_payment(_call(client, "get", path, {"expand": ["latest_charge"]}))
+            return _charge_payment(_call(client, "get", f"/v1/charges/{_quoted(payment_id)}"))
+
+
+def _refund(refund: dict[str, Any], *, payment_id: str, kind: str) -> Refund:
+    try:
+        return Refund(
+            id=refund["id"],
+            kind=kind,
+            payment_id=payment_id,
+            amount=refund["amount"],
+            currency=refund["currency"],
+            status=refund.get("status") or "succeeded",
         )
-
-
-def _create_refund(
-    client: stripe.StripeClient,
-    request: PaymentRequest,
-    params: dict[str, Any],
-    *,
-    refundable: int,
-    idempotency_key: str,
-    kind: str = "refund",
-) -> Refund:
-    if request.amount is not None:
-        if request.amount > refundable:
-            raise InvalidRequest(f"amount must be at most the refundable {refundable}", code="invalid_amount")
-        params = {**params, "amount": request.amount}
-    refund = _call(client, "post", "/v1/refunds", params, idempotency_key=idempotency_key)
-    return Refund(
-        id=refund["id"],
-        kind=kind,
-        payment_id=request.payment_id,
-        amount=refund["amount"],
-        currency=refund["currency"],
-        status=refund.get("status") or "succeeded",
-    )
+    except KeyError:
+        raise ProviderUnavailable("the payment provider gave an unexpected answer") from None
 
 
 def _call(
@@ -264,48 +239,11 @@ def _quoted(stripe_id: str) -> str:
     return quote(stripe_id, safe="")
 
 
-def _check_whole_hold(amount: int | None, authorised: int) -> None:
-    if amount is not None and amount != authorised:
-        raise InvalidRequest(
-            "an uncaptured hold is released whole: omit amount or send the authorised amount", code="invalid_amount"
-        )
-
-
-def _check_charge_capturable(charge: dict[str, Any], amount: int | None) -> None:
-    if charge.get("refunded"):
-        raise PaymentConflict("the payment was refunded or released and cannot be captured", code="already_refunded")
-    if charge.get("captured"):
-        raise PaymentConflict("the payment was already captured", code="already_captured")
-    if charge.get("status") == "failed":
-        raise PaymentConflict("the payment failed and cannot be captured", code="payment_failed")
-    if amount is not None and amount > charge["amount"]:
-        raise InvalidRequest(f"amount must be at most the authorised {charge['amount']}", code="invalid_amount")
-
-
-def _check_intent_capturable(intent: dict[str, Any], amount: int | None) -> None:
-    status = intent["status"]
-    if status == "succeeded":
-        raise PaymentConflict("the payment was already captured", code="already_captured")
-    if status == "canceled":
-        raise PaymentConflict("the payment was released and cannot be captured", code="already_released")
-    if status != "requires_capture":
-        raise PaymentConflict(f"the payment is not authorised (status {status})", code="not_authorised")
-    capturable = intent.get("amount_capturable") or intent["amount"]
-    if amount is not None and amount > capturable:
-        raise InvalidRequest(f"amount must be at most the authorised {capturable}", code="invalid_amount")
-
-
 def _captured_amount(charge: dict[str, Any]) -> int:
     if isinstance(charge.get("amount_captured"), int):
         return int(charge["amount_captured"])
     # Providers without amount_captured (localstripe) record a partial capture as a refund of the remainder.
     return int(charge["amount"]) - int(charge.get("amount_refunded") or 0) if charge.get("captured") else 0
-
-
-def _refundable_amount(charge: dict[str, Any]) -> int:
-    captured = charge.get("amount_captured")
-    total = captured if isinstance(captured, int) else int(charge["amount"])
-    return total - int(charge.get("amount_refunded") or 0)
 
 
 def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
@@ -330,6 +268,7 @@ def _charge_payment(charge: dict[str, Any]) -> Payment:
             email=_metadata(charge).get("email") or charge.get("receipt_email"),
             description=charge.get("description"),
             created=charge.get("created") or 0,
+            disputed=bool(charge.get("disputed")),
         )
     except (KeyError, TypeError):
         raise ProviderUnavailable("the payment provider gave an unexpected answer") from None
@@ -357,6 +296,8 @@ def _intent_payment(intent: dict[str, Any]) -> Payment:
             created=intent.get("created") or 0,
             requires_action=requires_action,
             client_secret=intent.get("client_secret") if requires_action else None,
+            cancellation_reason=intent.get("cancellation_reason"),
+            disputed=bool(charge.get("disputed")),
         )
     except (KeyError, TypeError):
         raise ProviderUnavailable("the payment provider gave an unexpected answer") from None

@@ -16,6 +16,7 @@ import fastjsonschema
 
 from lambdas.payment_api.domain import ChargeRequest, PaymentRequest
 from lambdas.payment_api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from lambdas.payment_api.ledger import BookingContext
 
 MAX_BODY_BYTES = 8 * 1024
 PAYMENT_ID_PATTERN = r"^(ch|pi)_[A-Za-z0-9_]{1,250}\Z"
@@ -24,11 +25,12 @@ IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_\-:.]{1,200}\Z"
 _JSON_MEDIA_TYPES = ("application/json",)
 
 _AMOUNT = {"type": "integer", "minimum": 1}
+_CURRENCY = {"type": "string", "pattern": r"^[A-Za-z]{3}\Z"}
 _CHARGE_SCHEMA = {
     "type": "object",
     "properties": {
         "amount": _AMOUNT,
-        "currency": {"type": "string", "pattern": r"^[A-Za-z]{3}\Z"},
+        "currency": _CURRENCY,
         "stripeToken": {"type": "string", "pattern": SOURCE_PATTERN},
         "description": {"type": "string", "maxLength": 500},
         "email": {"type": "string", "maxLength": 254, "pattern": r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z"},
@@ -36,17 +38,28 @@ _CHARGE_SCHEMA = {
     "required": ["amount", "currency", "stripeToken"],
     "additionalProperties": False,
 }
+# What Collect and Refund send of the booking they act for (the ledger records it): short printable strings.
+_BOOKING_FIELD = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"^[^\x00-\x1f\x7f]+\Z"}
 _PAYMENT_SCHEMA = {
     "type": "object",
-    "properties": {"chargeId": {"type": "string", "pattern": PAYMENT_ID_PATTERN}, "amount": _AMOUNT},
+    "properties": {
+        "chargeId": {"type": "string", "pattern": PAYMENT_ID_PATTERN},
+        "amount": _AMOUNT,
+        "currency": _CURRENCY,
+        "bookingId": _BOOKING_FIELD,
+        "customerId": _BOOKING_FIELD,
+        "execution": _BOOKING_FIELD,
+    },
     "required": ["chargeId"],
     "additionalProperties": False,
 }
 _IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
+_PAYMENT_ID_SCHEMA = {"type": "string", "pattern": PAYMENT_ID_PATTERN}
 
 _validate_charge = fastjsonschema.compile(_CHARGE_SCHEMA)
 _validate_payment = fastjsonschema.compile(_PAYMENT_SCHEMA)
 _validate_idempotency_key = fastjsonschema.compile(_IDEMPOTENCY_KEY_SCHEMA)
+_validate_payment_id = fastjsonschema.compile(_PAYMENT_ID_SCHEMA)
 
 
 def _reject_constant(name: str) -> Any:
@@ -87,6 +100,9 @@ _FORMATS = {
     "stripeToken": "a Stripe token, card, source or PaymentMethod id (tok_..., card_..., src_... or pm_...)",
     "email": "an email address",
     "chargeId": "a charge or PaymentIntent id (ch_... or pi_...)",
+    "bookingId": "1-256 printable characters",
+    "customerId": "1-256 printable characters",
+    "execution": "1-256 printable characters",
 }
 
 
@@ -127,9 +143,31 @@ def parse_charge(data: Mapping[str, Any], *, max_amounts: Mapping[str, int]) -> 
 
 
 def parse_payment(data: Mapping[str, Any]) -> PaymentRequest:
-    """A ``/capture`` or ``/refund`` body (``chargeId``: ``ch_...``/``pi_...``, optional partial ``amount``)."""
+    """A ``/capture`` or ``/refund`` body: ``chargeId`` (``ch_...``/``pi_...``), optional partial ``amount``, optional
+    ``currency`` the payment must be in, and the booking the caller acts for (``bookingId``, ``customerId``,
+    ``execution``)."""
     _check(_validate_payment, _PAYMENT_SCHEMA, data)
-    return PaymentRequest(payment_id=data["chargeId"], amount=data.get("amount"))
+    booking = BookingContext(
+        booking_id=data.get("bookingId"), customer_id=data.get("customerId"), execution=data.get("execution")
+    )
+    currency = data.get("currency")
+    return PaymentRequest(
+        payment_id=data["chargeId"],
+        amount=data.get("amount"),
+        currency=None if currency is None else currency.lower(),
+        booking=None if booking.empty else booking,
+    )
+
+
+def parse_payment_id(value: str) -> str:
+    """The ``{id}`` of ``GET /payments/{id}``: a charge or PaymentIntent id (``ch_...``/``pi_...``)."""
+    try:
+        _validate_payment_id(value)
+    except fastjsonschema.JsonSchemaValueException:
+        raise InvalidRequest(
+            "the payment id must be a charge or PaymentIntent id (ch_... or pi_...)", code="invalid_payment_id"
+        ) from None
+    return value
 
 
 def parse_idempotency_key(value: str | None) -> str | None:

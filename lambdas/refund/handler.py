@@ -2,11 +2,13 @@
 
 A captured payment is refunded; an uncaptured hold is released.
 
-In: the booking state machine's state, e.g. ``{"outboundFlightId", "customerId", "chargeId", "name", "createdAt"}``;
-``chargeId`` (``ch_...``/``pi_...``) is required. Out: ``{"refundId"}``. Errors (class name = workflow
-error name): ``InvalidPaymentRequest``, ``PaymentDeclined``, ``PaymentNotFound``, ``PaymentConflict``,
-``PaymentForbidden``, ``UnexpectedPaymentResponse`` are final; ``PaymentServiceUnavailable`` is retryable.
-Invoking it again for the same charge never refunds twice.
+In: the booking state machine's state, e.g. ``{"outboundFlightId", "customerId", "chargeId", "name", "createdAt",
+"bookingId", ...}``; ``chargeId`` (``ch_...``/``pi_...``) is required, no fare is needed. Sends ``{"chargeId"}``
+plus ``bookingId``, ``customerId`` and ``execution`` (the state's ``name``) when present. Out: ``{"refundId"}``.
+Errors (class name = workflow error name): ``InvalidPaymentRequest``, ``PaymentDeclined``, ``PaymentNotFound``,
+``PaymentConflict`` (already refunded or released: the workflow takes it as nothing owed), ``PaymentForbidden``,
+``UnexpectedPaymentResponse`` are final; ``PaymentServiceUnavailable`` is retryable. Invoking it again for the same
+charge never refunds twice.
 """
 
 from __future__ import annotations

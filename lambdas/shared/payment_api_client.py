@@ -19,6 +19,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ConnectTimeoutError, ReadTimeoutError
 
 from lambdas.shared.payment_errors import (
+    CurrencyMismatch,
+    HoldBelowFare,
     InvalidPaymentRequest,
     PaymentConflict,
     PaymentDeclined,
@@ -38,6 +40,11 @@ _FINAL_BY_STATUS: dict[int, type[PaymentError]] = {
     409: PaymentConflict,
     413: InvalidPaymentRequest,
     415: InvalidPaymentRequest,
+}
+# 409s that are not about the payment's state but about the booking's fare: the hold is still there to release.
+_FINAL_BY_CONFLICT_CODE: dict[str, type[PaymentError]] = {
+    "amount_exceeds_hold": HoldBelowFare,
+    "currency_mismatch": CurrencyMismatch,
 }
 _RETRYABLE_STATUSES = {HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS}
 _STILL_PROCESSING = "request_in_progress"
@@ -93,6 +100,8 @@ def _answer(path: str, status: int, content: bytes) -> dict[str, Any]:
     description = f"payment API answered POST /{path} with {status} {code}: {message}"
     if status == HTTPStatus.CONFLICT and code == _STILL_PROCESSING:
         raise PaymentServiceUnavailable(description)
+    if status == HTTPStatus.CONFLICT and code in _FINAL_BY_CONFLICT_CODE:
+        raise _FINAL_BY_CONFLICT_CODE[code](description)
     if status in _FINAL_BY_STATUS:
         raise _FINAL_BY_STATUS[status](description)
     if status in _RETRYABLE_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:

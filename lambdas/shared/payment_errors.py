@@ -37,6 +37,25 @@ class UnexpectedPaymentResponse(PaymentError):
     """Final: the API answered 2xx with a body that lacks what the task returns."""
 
 
+class HoldBelowFare(PaymentError):
+    """Final: the customer's hold is smaller than the flight's fare (HTTP 409 ``amount_exceeds_hold``).
+
+    Nothing was captured. Not a ``PaymentConflict``: the money is still held and must be released.
+    """
+
+
+class CurrencyMismatch(PaymentError):
+    """Final: the hold is in another currency than the flight's fare (HTTP 409 ``currency_mismatch``).
+
+    Nothing was captured. Not a ``PaymentConflict``: the money is still held and must be released.
+    """
+
+
+class FareUnavailable(PaymentError):
+    """Final: the booking state carries no valid fare to capture (``fare``: a positive whole ``amount`` in the
+    currency's smallest unit and a 3-letter ``currency``). No HTTP call was made."""
+
+
 class PaymentServiceUnavailable(PaymentError):
     """Retryable: the API answered 5xx or 429, timed out, could not be reached, or is still processing this key."""
 

@@ -28,6 +28,8 @@ BOOKING_STACK = f"Booking-{E2E_ENV}"
 STRIPE_AUTH = (LOCAL_STRIPE_KEY, "")
 # Connections per boto3 client: enough for every thread of a concurrent test to share one client.
 MAX_POOL_CONNECTIONS = 64
+# What a flight costs unless a test says otherwise (EUR cents), and what a hold is by default: the fare.
+DEFAULT_FARE = 15000
 
 
 @dataclass
@@ -55,12 +57,13 @@ class Saga:
     def output(self, key: str) -> str:
         return self.env.output(BOOKING_STACK, key)
 
-    def add_flight(self, seats: int) -> str:
+    def add_flight(self, seats: int, *, fare: int | None = DEFAULT_FARE, currency: str = "EUR") -> str:
+        """A flight with ``seats`` left and its fare (``ticketPrice`` in the smallest unit; ``None``: no fare)."""
         flight_id = f"fl-{uuid.uuid4().hex[:8]}"
-        self.client("dynamodb").put_item(
-            TableName=self.output("FlightsTableName"),
-            Item={"id": {"S": flight_id}, "seatCapacity": {"N": str(seats)}},
-        )
+        item = {"id": {"S": flight_id}, "seatCapacity": {"N": str(seats)}, "ticketCurrency": {"S": currency}}
+        if fare is not None:
+            item["ticketPrice"] = {"N": str(fare)}
+        self.client("dynamodb").put_item(TableName=self.output("FlightsTableName"), Item=item)
         return flight_id
 
     def seats(self, flight_id: str) -> int:
@@ -88,13 +91,15 @@ class Saga:
         response.raise_for_status()
         return str(response.json()["id"])
 
-    def hold(self, amount: int = 15000, *, source: str = "pm_card_visa", retries: int = 0) -> str:
+    def hold(
+        self, amount: int = DEFAULT_FARE, *, source: str = "pm_card_visa", retries: int = 0, currency: str = "eur"
+    ) -> str:
         """A pre-authorisation made the way the front-end makes it: POST /charge with a ``pm_`` or ``tok_`` id,
         sent again up to ``retries`` times while the API answers 5xx (as a front-end may)."""
         for attempt in range(retries + 1):
             response = requests.post(
                 f"{self.env.api_url}charge",
-                json={"amount": amount, "currency": "eur", "stripeToken": source, "email": "jo@example.com"},
+                json={"amount": amount, "currency": currency, "stripeToken": source, "email": "jo@example.com"},
                 timeout=30,
             )
             if response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR or attempt == retries:

@@ -11,7 +11,7 @@ The executions run concurrently (retries sleep in real time). One interceptor on
 execution's faults, found by the ``chargeId`` of the request. After every execution, reading only what a client can
 read (DynamoDB, Stripe's API, the dead-letter queue, Step Functions), these invariants must hold:
 
-- CONFIRMED ⇔ captured exactly once (one capture at Stripe, no refund);
+- CONFIRMED ⇔ captured exactly once (one capture at Stripe of exactly the flight's fare, no refund);
 - not confirmed ⇒ the hold released or the capture refunded exactly once, or the case in the dead-letter queue
   with its ``chargeId`` (and the money given back at most once: untouched, or given back by a refund call whose
   answer was lost);
@@ -51,6 +51,8 @@ MAX_HISTORIES = 5  # execution histories printed with a failure
 # function, and twenty cold starts at once on a small machine can outlast the API function's 12 s timeout.
 RAMP_UP_SECONDS = 1.0
 AMOUNT = 15000
+# The flights' fare: what a confirmed booking must have captured, whatever the hold (here the hold is the fare).
+FARE = AMOUNT
 CAPTURE, REFUND = "/capture", "/refund"
 # Collect: first try + 3 retries; Refund: first try + 6 retries (README "Booking workflow").
 COLLECT_ATTEMPTS = 4
@@ -345,7 +347,7 @@ def run_trial(saga: Saga, injector: FaultInjector, trial: Trial) -> Trial:
     try:
         schedule = trial.schedule
         trial.seats_before = schedule.seats
-        trial.flight_id = saga.add_flight(seats=schedule.seats)
+        trial.flight_id = saga.add_flight(seats=schedule.seats, fare=FARE)
         source = saga.card_token() if schedule.flow == "card_token" else "pm_card_visa"
         # Retried: a hold that local mode under load failed to make is no part of the test.
         trial.charge_id = saga.hold(AMOUNT, source=source, retries=2)
@@ -388,16 +390,27 @@ class StripeView:
         charge = self.payment.get("latest_charge") if self.payment["object"] == "payment_intent" else self.payment
         return isinstance(charge, dict) and charge.get("captured") is True
 
+    @property
+    def captured_amount(self) -> int:
+        charge = self.payment.get("latest_charge") if self.payment["object"] == "payment_intent" else self.payment
+        if not isinstance(charge, dict) or not charge.get("captured"):
+            return 0
+        # localstripe has no amount_captured: it records what a partial capture left as refunded.
+        return int(charge.get("amount_captured") or charge["amount"] - int(charge.get("amount_refunded") or 0))
+
     def captured_exactly_once(self) -> bool:
+        """Captured once, exactly the fare (the server's price, never the browser's), nothing given back."""
         status_ok = self.payment["status"] == "succeeded"
-        return status_ok and self.captured and self.captures == 1 and not self.refunds
+        once = status_ok and self.captured and self.captures == 1 and not self.refunds
+        return once and self.captured_amount == FARE
 
     def money_back_exactly_once(self) -> bool:
         """The hold released (a PaymentIntent cancelled, or an uncaptured Charge refunded whole) or the capture
         refunded: by exactly one refund object (localstripe would record a second refund too)."""
         if self.payment["object"] == "payment_intent" and self.canceled:
             return self.captures == 0 and not self.refunds
-        refunded_once = len(self.refunds) == 1 and self.refunds[0]["amount"] == AMOUNT
+        given_back = FARE if self.captured else AMOUNT  # a capture took the fare; a released hold was all of it
+        refunded_once = len(self.refunds) == 1 and self.refunds[0]["amount"] == given_back
         return refunded_once and self.captures == (1 if self.captured else 0)
 
     def untouched(self) -> bool:
@@ -460,7 +473,7 @@ def money_problems(
     problems: list[str] = []
     if confirmed:
         if not stripe.captured_exactly_once():
-            problems.append(f"confirmed but not captured exactly once ({money})")
+            problems.append(f"confirmed but not captured exactly once, the fare {FARE} ({money})")
         if dead_letters:
             problems.append(f"confirmed but in the dead-letter queue: {dead_letters}")
         return "confirmed", problems

@@ -49,7 +49,15 @@ def exercise(env: LocalEnvironment) -> list[str]:
             seen.append(f"{type(error).__name__}: {error}")
     booking_stack = f"Booking-{E2E_ENV}"
     flights = env.output(booking_stack, "FlightsTableName")
-    env.client("dynamodb").put_item(TableName=flights, Item={"id": {"S": "FL-HYGIENE"}, "seatCapacity": {"N": "1"}})
+    env.client("dynamodb").put_item(
+        TableName=flights,
+        Item={
+            "id": {"S": "FL-HYGIENE"},
+            "seatCapacity": {"N": "1"},
+            "ticketPrice": {"N": "7000"},
+            "ticketCurrency": {"S": "EUR"},
+        },
+    )
     sfn = env.client("stepfunctions")
     for _ in range(2):  # the second finds no seat left and compensates
         hold = post({"amount": 7000, "currency": "eur", "stripeToken": "pm_card_visa"})["createdCharge"]["id"]

@@ -1,6 +1,7 @@
 """The benchmark harness in quick mode (what `make bench-quick` runs): it works and reports every number.
 
 Nothing here asserts a time against a target: the harness reports, `make bench` is where the numbers are read.
+The Stripe requests per payment API operation are behaviour, not timing: those are checked exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ FUNCTION_KEYS = {
     "bundle_bytes",
     "ssm_reads_per_1000",
 }
+MONEY_MOVING_OPERATIONS = {"charge", "capture", "refund", "release"}
 
 
 def test_quick_mode_writes_every_number_and_prints_the_targets(tmp_path: Path) -> None:
@@ -36,9 +38,16 @@ def test_quick_mode_writes_every_number_and_prints_the_targets(tmp_path: Path) -
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert "Targets:" in completed.stdout
     assert "first invocation" in completed.stdout
+    assert "Stripe requests per payment API operation" in completed.stdout
 
     results = json.loads(output.read_text())
-    assert set(results) == {"bare_interpreter_ms", "functions", "collect_connections_per_100", "synth_seconds"}
+    assert set(results) == {
+        "bare_interpreter_ms",
+        "functions",
+        "collect_connections_per_100",
+        "provider_requests_per_operation",
+        "synth_seconds",
+    }
     assert results["bare_interpreter_ms"] > 0
     assert results["synth_seconds"] is None  # quick mode does not time a synth
     assert set(results["functions"]) == FUNCTIONS
@@ -61,3 +70,12 @@ def test_quick_mode_writes_every_number_and_prints_the_targets(tmp_path: Path) -
     assert functions["payment_api"]["bundle_bytes"] > functions["collect"]["bundle_bytes"]
     assert isinstance(results["collect_connections_per_100"], int)
     assert results["collect_connections_per_100"] >= 1
+
+    # One Stripe request per money-moving request on the normal path (the ledger decides, no pre-read); a capture
+    # of a payment the ledger has no record of reads it from Stripe first (reported, not a target).
+    requests = results["provider_requests_per_operation"]
+    assert set(requests) == MONEY_MOVING_OPERATIONS | {"capture_backfill"}
+    assert {operation: requests[operation] for operation in MONEY_MOVING_OPERATIONS} == dict.fromkeys(
+        MONEY_MOVING_OPERATIONS, 1
+    )
+    assert isinstance(requests["capture_backfill"], int)

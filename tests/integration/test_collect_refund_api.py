@@ -14,7 +14,14 @@ import requests
 
 from lambdas.collect import handler as collect_handler
 from lambdas.refund import handler as refund_handler
-from lambdas.shared.payment_errors import InvalidPaymentRequest, PaymentNotFound, PaymentServiceUnavailable
+from lambdas.shared.payment_errors import (
+    CurrencyMismatch,
+    FareUnavailable,
+    HoldBelowFare,
+    InvalidPaymentRequest,
+    PaymentNotFound,
+    PaymentServiceUnavailable,
+)
 from local_mode.api_front import LocalApiFront, Route
 from tests.api_events import FakeLambdaContext
 from tests.fixtures.payment_api import ApiClient
@@ -48,13 +55,20 @@ def front(stripe_api: ApiClient, api_module: ModuleType, monkeypatch: pytest.Mon
         module.client.cache_clear()
 
 
-def booking_state(charge_id: str) -> dict[str, str]:
+# The hold old_front_end_body pre-authorises.
+HOLD = {"amount": 12500, "currency": "eur"}
+
+
+def booking_state(charge_id: str, *, fare: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The workflow's state at Collect: the booking input, the booking id and the fare (by default the hold's)."""
     return {
         "outboundFlightId": "fl-1",
         "customerId": "cus-1",
         "chargeId": charge_id,
         "name": "exec-1",
         "createdAt": "2019-08-01T10:00:00Z",
+        "bookingId": "exec-1",
+        "fare": fare or HOLD,
     }
 
 
@@ -106,6 +120,48 @@ def test_refund_releases_an_uncaptured_hold(front: dict[str, Any], stripe_api: A
     assert run(refund_handler, booking_state(charge_id))["refundId"].startswith("re_")
     charge = stripe_get(localstripe_url, f"charges/{charge_id}")
     assert (charge["captured"], charge["refunded"]) == (False, True)
+
+
+def test_collect_captures_only_the_fare_of_a_larger_hold(
+    front: dict[str, Any], stripe_api: ApiClient, localstripe_url: str
+) -> None:
+    charge_id = new_hold(stripe_api, localstripe_url)
+    result = run(collect_handler, booking_state(charge_id, fare={"amount": 9900, "currency": "EUR"}))
+    assert result["price"] == 9900
+    assert json.loads(front["reached"][0]["body"]) == {
+        "chargeId": charge_id,
+        "amount": 9900,
+        "currency": "eur",
+        "bookingId": "exec-1",
+        "customerId": "cus-1",
+        "execution": "exec-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fare", "error_class"),
+    [({"amount": 12501, "currency": "eur"}, HoldBelowFare), ({"amount": 12500, "currency": "usd"}, CurrencyMismatch)],
+)
+def test_collect_refuses_a_fare_the_hold_does_not_cover_and_captures_nothing(
+    front: dict[str, Any],
+    stripe_api: ApiClient,
+    localstripe_url: str,
+    fare: dict[str, Any],
+    error_class: type[Exception],
+) -> None:
+    charge_id = new_hold(stripe_api, localstripe_url)
+    with pytest.raises(error_class):
+        run(collect_handler, booking_state(charge_id, fare=fare))
+    assert stripe_get(localstripe_url, f"charges/{charge_id}")["captured"] is False
+    # And the hold can still be released
+    assert run(refund_handler, booking_state(charge_id))["refundId"].startswith("re_")
+
+
+def test_collect_without_a_fare_makes_no_http_call(front: dict[str, Any]) -> None:
+    state = {key: value for key, value in booking_state("ch_123").items() if key != "fare"}
+    with pytest.raises(FareUnavailable):
+        run(collect_handler, state)
+    assert front["reached"] == []
 
 
 def test_unknown_charge_is_a_final_not_found(front: dict[str, Any]) -> None:

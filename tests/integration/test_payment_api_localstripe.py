@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
 import requests
 
+from lambdas.payment_api import handler
+from lambdas.payment_api.ledger import LedgerUnavailable, PaymentRecord, Transition
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
 
 
@@ -83,9 +87,9 @@ def test_refund_of_an_uncaptured_charge_releases_the_hold(stripe_api: ApiClient,
     charge = stripe_get(localstripe_url, f"charges/{charge_id}")
     assert charge["refunded"] is True
     assert charge["captured"] is False
-    # And a later capture is refused, not performed
+    # And a later capture is refused from the ledger (released), not performed
     status, _, error = stripe_api.post("/capture", {"chargeId": charge_id})
-    assert (status, error["code"]) == (409, "already_refunded")
+    assert (status, error["code"]) == (409, "already_released")
 
 
 def test_payment_method_flow_authorises_captures_partially_and_refunds(
@@ -214,3 +218,75 @@ def test_missing_stripe_key_is_503_provider_not_configured(api: ApiClient, local
     status, _, error = api.post("/capture", {"chargeId": "ch_123"})
     assert (status, error["code"]) == (503, "provider_not_configured")
     assert "sk_" not in error["message"]
+
+
+# --- local mode's localstripe: Stripe's idempotency, and the ledger's no-lost-fact retry through it -------------------
+
+
+def stripe_post(localstripe_url: str, path: str, key: str, data: dict[str, str] | None = None) -> requests.Response:
+    return requests.post(
+        f"{localstripe_url}/v1/{path}",
+        data=data or {},
+        headers={"Idempotency-Key": key},
+        auth=(TEST_STRIPE_KEY, ""),
+        timeout=5,
+    )
+
+
+def test_localstripe_replays_a_repeated_idempotency_key_as_stripe_does(localstripe_url: str) -> None:
+    # Given a hold
+    intent = stripe_post(
+        localstripe_url,
+        "payment_intents",
+        f"create-{uuid.uuid4().hex}",
+        {
+            "amount": "5000",
+            "currency": "eur",
+            "payment_method": "pm_card_visa",
+            "capture_method": "manual",
+            "confirm": "true",
+        },
+    ).json()
+    key = f"capture-{uuid.uuid4().hex}"
+    # When the capture is sent twice with one key (a retry), then the key is reused for another amount
+    first = stripe_post(localstripe_url, f"payment_intents/{intent['id']}/capture", key)
+    retry = stripe_post(localstripe_url, f"payment_intents/{intent['id']}/capture", key)
+    reused = stripe_post(localstripe_url, f"payment_intents/{intent['id']}/capture", key, {"amount_to_capture": "10"})
+    # Then the retry gets the first answer (localstripe alone refuses a second capture) and the reuse is refused
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert first.json() == retry.json()
+    assert (reused.status_code, reused.json()["error"]["type"]) == (400, "idempotency_error")
+
+
+def test_a_capture_whose_ledger_write_fails_is_recorded_once_by_the_retry(
+    stripe_api: ApiClient, localstripe_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a hold, and a ledger whose next write fails once (after Stripe captured)
+    _, _, created = stripe_api.post("/charge", {**old_front_end_body("pm_card_visa"), "amount": 8000})
+    intent_id = created["createdCharge"]["id"]
+    ledger = handler.payment_ledger
+    original_apply = ledger.apply
+    failures = iter([LedgerUnavailable("injected")])
+
+    def apply_failing_once(transition: Transition) -> PaymentRecord:
+        for failure in failures:
+            raise failure
+        return original_apply(transition)
+
+    monkeypatch.setattr(ledger, "apply", apply_failing_once)
+    # When Collect captures: the first answer is a retryable 503, and its retry (same key) succeeds
+    key = {"Idempotency-Key": f"booking-collect-{intent_id}"}
+    first_status, _, first = stripe_api.post("/capture", {"chargeId": intent_id, "amount": 8000}, headers=key)
+    status, _, captured = stripe_api.post("/capture", {"chargeId": intent_id, "amount": 8000}, headers=key)
+    # Then Stripe captured once, and the ledger shows exactly one capture
+    assert (first_status, first["code"]) == (503, "ledger_unavailable")
+    assert status == 200
+    assert captured["capturedCharge"]["status"] == "succeeded"
+    balance = stripe_get(localstripe_url, "balance_transactions?limit=1000000")["data"]
+    latest_charge = stripe_get(localstripe_url, f"payment_intents/{intent_id}")["latest_charge"]
+    charge_id = latest_charge["id"] if isinstance(latest_charge, dict) else latest_charge
+    assert [t["type"] for t in balance if t["source"] == charge_id] == ["charge"]
+    record = ledger.get(intent_id)
+    assert record is not None
+    assert record.status == "captured"
+    assert [entry.status for entry in record.history] == ["authorized", "captured"]

@@ -82,7 +82,7 @@ def api_on(api_module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Any:
     boto3.client("ssm").put_parameter(
         Name="/test/service/payment/stripe/secretKey", Value=TEST_STRIPE_KEY, Type="SecureString"
     )
-    monkeypatch.setattr(api_module, "STRIPE_READ_TIMEOUT_SECONDS", READ_TIMEOUT)
+    monkeypatch.setattr("lambdas.payment_api.wiring.STRIPE_READ_TIMEOUT_SECONDS", READ_TIMEOUT)
 
     def point_at(url: str) -> ApiClient:
         from dataclasses import replace  # noqa: PLC0415
@@ -130,7 +130,10 @@ def test_collect_gives_up_on_a_slow_payment_api_within_its_timeout(
     try:
         started = time.monotonic()
         with pytest.raises(PaymentServiceUnavailable) as raised:
-            collect_handler.handler({"chargeId": "ch_slow1", "customerId": "c"}, FakeLambdaContext())
+            collect_handler.handler(
+                {"chargeId": "ch_slow1", "customerId": "c", "fare": {"amount": 12500, "currency": "eur"}},
+                FakeLambdaContext(),
+            )
         assert time.monotonic() - started < READ_TIMEOUT + OVERHEAD_BUDGET
         assert raised.value.retryable is True
     finally:

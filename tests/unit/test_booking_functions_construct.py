@@ -21,6 +21,7 @@ HANDLERS = {
     "refund": "lambdas.refund.handler.handler",
 }
 API_HANDLER = "lambdas.payment_api.handler.handler"
+SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
 ROUTES = {"collect": "capture", "refund": "refund"}
 
 
@@ -78,12 +79,12 @@ def test_function_runs_python_on_arm_with_tracing_timeout_and_memory(template: T
     assert SANITISED_ENV in properties["Description"]
 
 
-def test_exactly_three_functions_exist(template: Template) -> None:
+def test_exactly_four_functions_exist(template: Template) -> None:
     # Given the default stack
     handlers = {r["Properties"]["Handler"] for r in resources_of(template, "AWS::Lambda::Function").values()}
-    # Then there are the API function, Collect and Refund, and nothing else
-    assert handlers == {API_HANDLER, *HANDLERS.values()}
-    template.resource_count_is("AWS::Lambda::Function", 3)
+    # Then there are the API function, Collect, Refund and the hold sweeper, and nothing else
+    assert handlers == {API_HANDLER, SWEEPER_HANDLER, *HANDLERS.values()}
+    template.resource_count_is("AWS::Lambda::Function", 4)
 
 
 @pytest.mark.parametrize("name", ["collect", "refund"])

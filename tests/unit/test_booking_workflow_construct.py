@@ -33,6 +33,8 @@ FORWARD_PATH = [
     "Validate Input",
     "Prepare Booking",
     "Reserve Flight",
+    "Fare Valid?",
+    "Read Fare",
     "Reserve Booking",
     "Collect Payment",
     "Create Booking Reference",
@@ -51,6 +53,7 @@ COMPENSATION_STEPS = [
 ALL_STATES = {
     *FORWARD_PATH,
     "Invalid Booking Input",
+    "Fare Unavailable",
     "Refund Payment",
     "Send Refund To DLQ",
     "Booking Reserved?",
@@ -274,12 +277,12 @@ def test_state_names_are_exactly_the_saga(states: dict[str, Any]) -> None:
 # --- forward path -----------------------------------------------------------------------------------------------------
 
 
-def test_forward_path_runs_in_the_old_order(states: dict[str, Any]) -> None:
-    # Given the forward path after Validate Input
+def test_forward_path_runs_in_the_old_order_with_the_fare_read_after_the_seat(states: dict[str, Any]) -> None:
+    # Given the forward path (a choice's first rule is the way forward)
     # Then each state leads to the next and the last one succeeds
-    assert states["Validate Input"]["Choices"][0]["Next"] == "Prepare Booking"
-    for current, following in itertools.pairwise(FORWARD_PATH[1:]):
-        assert states[current]["Next"] == following, current
+    for current, following in itertools.pairwise(FORWARD_PATH):
+        state = states[current]
+        assert (state["Choices"][0]["Next"] if state["Type"] == "Choice" else state["Next"]) == following, current
     assert states["Booking Confirmed"] == {"Type": "Succeed"}
 
 
@@ -333,10 +336,65 @@ def test_reserve_flight_takes_a_seat_only_while_one_is_left(template: Template, 
         "UpdateExpression": "SET seatCapacity = seatCapacity - :one",
         "ConditionExpression": "seatCapacity > :zero",
         "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+        # The flight's fare comes back with the seat, in the same call
+        "ReturnValues": "ALL_NEW",
     }
-    # The marker the compensation reads to know a seat was taken
-    assert task["ResultSelector"] == {"taken": True}
+    # The marker the compensation reads to know a seat was taken, and the flight's whole attribute map: a path to a
+    # missing attribute here would be an uncatchable States.Runtime error, leaving the seat and the hold taken
+    assert task["ResultSelector"] == {"taken": True, "flight.$": "$.Attributes"}
     assert task["ResultPath"] == "$.seatReservation"
+
+
+PRICE = "$.seatReservation.flight.ticketPrice.N"
+CURRENCY = "$.seatReservation.flight.ticketCurrency.S"
+
+
+def test_only_a_positive_whole_fare_with_a_currency_goes_on(states: dict[str, Any]) -> None:
+    # Given the choice after Reserve Flight
+    check = states["Fare Valid?"]
+    assert check["Type"] == "Choice"
+    (rule,) = check["Choices"]
+    # Then the price must be present and a DynamoDB number (text) without fraction, sign, exponent, and not zero,
+    # and the currency present and a string; presence is tested before anything else on a path
+    assert rule["And"] == [
+        {"Variable": PRICE, "IsPresent": True},
+        {"Variable": PRICE, "IsString": True},
+        {"Not": {"Variable": PRICE, "StringMatches": "*.*"}},
+        {"Not": {"Variable": PRICE, "StringMatches": "-*"}},
+        {"Not": {"Variable": PRICE, "StringEquals": "0"}},
+        {"Not": {"Variable": PRICE, "StringMatches": "*e*"}},
+        {"Not": {"Variable": PRICE, "StringMatches": "*E*"}},
+        {"Variable": CURRENCY, "IsPresent": True},
+        {"Variable": CURRENCY, "IsString": True},
+    ]
+    assert rule["Next"] == "Read Fare"
+    assert check["Default"] == "Fare Unavailable"
+
+
+def test_read_fare_puts_the_price_as_a_number_at_fare(states: dict[str, Any]) -> None:
+    read = states["Read Fare"]
+    assert read["Type"] == "Pass"
+    assert read["Parameters"] == {"amount.$": f"States.StringToJson({PRICE})", "currency.$": CURRENCY}
+    assert read["ResultPath"] == "$.fare"
+    assert read["Next"] == "Reserve Booking"
+
+
+def test_a_flight_without_a_fare_is_compensated_like_a_failed_task(states: dict[str, Any]) -> None:
+    # Given the state a flight without a valid fare reaches
+    unavailable = states["Fare Unavailable"]
+    # Then it records the failure where and as a Catch does (Cancel Booking and the notice read $.error.Error) ...
+    assert unavailable["Type"] == "Pass"
+    assert unavailable["ResultPath"] == "$.error"
+    assert set(unavailable["Parameters"]) == {"Error", "Cause"}
+    assert unavailable["Parameters"]["Error"] == "FareUnavailable"
+    assert "fare" in unavailable["Parameters"]["Cause"]
+    # ... and starts the compensation: the hold is released and, the seat being taken, given back
+    assert unavailable["Next"] == "Refund Payment"
+
+
+def test_the_fare_is_checked_without_side_effects(states: dict[str, Any]) -> None:
+    for name in ("Fare Valid?", "Read Fare", "Fare Unavailable"):
+        assert states[name]["Type"] in ("Choice", "Pass"), name
 
 
 def test_reserve_booking_creates_a_pending_booking_once(template: Template, states: dict[str, Any]) -> None:
@@ -776,7 +834,9 @@ def test_custom_steps_are_wired_in_with_the_workflows_retry_and_catch() -> None:
         key={"flight": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.outboundFlightId"))},
         update_expression="SET seats = seats - :one",
         expression_attribute_values={":one": tasks.DynamoAttributeValue.from_number(1)},
-        result_selector={"taken": True},
+        # The flight's attributes (ticketPrice, ticketCurrency) where the workflow reads the fare
+        return_values=tasks.DynamoReturnValues.ALL_NEW,
+        result_selector={"taken": True, "flight": sfn.JsonPath.object_at("$.Attributes")},
         result_path="$.seatReservation",
         task_timeout=sfn.Timeout.duration(Duration.seconds(5)),
     )
@@ -802,7 +862,7 @@ def test_custom_steps_are_wired_in_with_the_workflows_retry_and_catch() -> None:
     assert "Reserve Flight" not in states
     assert "Notify Booking Confirmed" not in states
     assert states["Prepare Booking"]["Next"] == "Reserve Seat In Inventory"
-    assert states["Reserve Seat In Inventory"]["Next"] == "Reserve Booking"
+    assert states["Reserve Seat In Inventory"]["Next"] == "Fare Valid?"
     assert states["Confirm Booking"]["Next"] == "Tell Partner"
     assert states["Tell Partner"]["Next"] == "Booking Confirmed"
     # ... with the same Retry and Catch as the steps they replace
@@ -877,6 +937,8 @@ def _get_seat(stack: Stack, **overrides: Any) -> tasks.DynamoGetItem:
         ("reserve_booking", {}, r"\$\.bookingReservation"),
         ("cancel_booking", {"result_path": None}, "result_path"),
         ("cancel_booking", {"result_path": "$.error"}, "result_path"),
+        ("confirm_booking", {"result_path": "$.fare"}, "result_path"),
+        ("notify_confirmed", {"result_path": "$.fare.amount"}, "result_path"),
         ("notify_failed", {"result_path": sfn.JsonPath.DISCARD, "output_path": "$.bookingId"}, "output_path"),
     ],
 )

@@ -77,7 +77,7 @@ def test_every_configuration_synthesizes_with_no_unaccepted_finding(tmp_path: Pa
         for construct in violation["violatingConstructs"]
     }
     expected = {
-        (s.stack, s.path, resolve_rule_id(s, stacks.booking))
+        (s.stack, s.path, resolve_rule_id(s, payment=stacks.payment, booking=stacks.booking))
         for s in SUPPRESSIONS
         if s.active_for(stacks.payment.config)
     }

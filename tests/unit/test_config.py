@@ -9,6 +9,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
 
 from payment_stack.config import ConfigError, PaymentConfig, load_config
+from payment_stack.workflow_timing import worst_case_seconds_to_collect
 from tests.cdk_support import CDK_JSON_CONTEXT
 
 
@@ -194,3 +195,57 @@ def test_snap_start_is_on_for_prod_only_and_can_be_set_anywhere() -> None:
 def test_snap_start_must_be_true_or_false(value: object) -> None:
     with pytest.raises(ConfigError, match=r"snapStart.*true or false"):
         config_for("feature-x", snapStart=value)
+
+
+def test_hold_sweep_defaults_and_overrides() -> None:
+    # Given cdk.json's defaults, then command-line overrides (strings)
+    default = config_for("feature-x")
+    override = config_for("feature-x", holdSweepMinutes="1", abandonedHoldMinutes="1440")
+    # Then the sweeper runs every 5 minutes and releases holds older than 30 minutes, or as overridden
+    assert (default.hold_sweep_minutes, default.abandoned_hold_minutes) == (5, 30)
+    assert (override.hold_sweep_minutes, override.abandoned_hold_minutes) == (1, 1440)
+    assert config_for("feature-x", holdSweepMinutes=1440).hold_sweep_minutes == 1440
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"holdSweepMinutes": "0"}, "holdSweepMinutes.*positive integer"),
+        ({"holdSweepMinutes": 2.5}, "holdSweepMinutes.*positive integer"),
+        ({"holdSweepMinutes": "1441"}, "holdSweepMinutes.*between 1 and 1440"),
+        ({"abandonedHoldMinutes": "0"}, "abandonedHoldMinutes.*positive integer"),
+        ({"abandonedHoldMinutes": "soon"}, "abandonedHoldMinutes.*positive integer"),
+    ],
+)
+def test_invalid_hold_sweep_settings_are_refused(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_for("feature-x", **overrides)
+
+
+def test_abandoned_hold_limit_may_not_be_shorter_than_a_booking_can_take_to_collect() -> None:
+    # Given the default retry timing (2 s / 60 s): a booking may take up to 282 s to reach the end of Collect's last
+    # attempt (two reservations 3 retries x 10 s and Collect 3 retries x 40 s, each with waits of 2 + 4 + 8 s)
+    assert worst_case_seconds_to_collect(interval_seconds=2, max_delay_seconds=60) == 282
+    # Then 5 minutes (282 s rounded up) is accepted and 4 is refused, naming the settings, the minimum and why
+    assert config_for("feature-x", abandonedHoldMinutes="5").abandoned_hold_minutes == 5
+    with pytest.raises(ConfigError) as refused:
+        config_for("feature-x", abandonedHoldMinutes="4")
+    message = str(refused.value)
+    for part in (
+        "'abandonedHoldMinutes' (4) must be at least 5",
+        "'workflowRetryIntervalSeconds' 2",
+        "'workflowRetryMaxDelaySeconds' 60",
+        "282 s",
+        "before Collect captures it",
+    ):
+        assert part in message
+
+
+def test_abandoned_hold_minimum_grows_with_the_workflow_retry_timing() -> None:
+    # Given slow retries (first wait 60 s, longest 600 s: waits of 60 + 120 + 240 s per task), 1,500 s in all
+    timing = {"workflowRetryIntervalSeconds": "60", "workflowRetryMaxDelaySeconds": "600"}
+    assert worst_case_seconds_to_collect(interval_seconds=60, max_delay_seconds=600) == 1500
+    # Then 25 minutes is accepted and 24 refused
+    assert config_for("feature-x", abandonedHoldMinutes="25", **timing).abandoned_hold_minutes == 25
+    with pytest.raises(ConfigError, match=r"'abandonedHoldMinutes' \(24\) must be at least 25:"):
+        config_for("feature-x", abandonedHoldMinutes="24", **timing)

@@ -1,6 +1,6 @@
 """CDK assertions on the dashboards and alarms of ``PaymentMonitoring`` and ``BookingMonitoring``.
 
-The constructs are built in a small test stack (a REST API with stage Prod, three inline functions, a state machine
+The constructs are built in a small test stack (a REST API with stage Prod, four inline functions, a state machine
 and a queue); alarms are found by namespace, metric and dimensions, never by hashed logical ids.
 """
 
@@ -25,6 +25,7 @@ from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
 
 from lambdas.shared.payment_task import COLLECT, REFUND
 from payment_stack.monitoring import (
+    ABANDONED,
     OPERATIONS,
     BookingMonitoring,
     MonitoringThresholds,
@@ -36,6 +37,7 @@ from tests.template_support import only_logical_id, resources_of
 ENV = "feature-x"
 API_NAME = f"payment-{ENV}"
 FUNCTIONS = ("ApiFunction", "Collect", "Refund")
+SWEEPER = "HoldSweeper"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PAYMENT_ALARM_KEYS = {
     "FailedPaymentRateCollect",
@@ -46,6 +48,7 @@ PAYMENT_ALARM_KEYS = {
     "ApiLatencyP99",
     "ProviderError",
     *(f"{function}{kind}" for function in FUNCTIONS for kind in ("Errors", "Throttles")),
+    "HoldSweeperErrors",
 }
 BOOKING_ALARM_KEYS = {"ExecutionsFailed", "ExecutionsTimedOut", "DeadLetterQueueDepth"}
 
@@ -76,7 +79,7 @@ def build(
             handler="index.handler",
             code=lambda_.Code.from_inline("def handler(e, c): pass"),
         )
-        for name in FUNCTIONS
+        for name in (*FUNCTIONS, SWEEPER)
     }
     state_machine = sfn.StateMachine(
         stack, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Pass"))
@@ -92,6 +95,7 @@ def build(
         api_function=functions["ApiFunction"],
         collect=functions["Collect"],
         refund=functions["Refund"],
+        hold_sweeper=functions[SWEEPER],
         alarm_topic=topic,
         encryption_key=key,
         thresholds=thresholds,
@@ -374,6 +378,44 @@ def test_lambda_errors_and_throttles_alarm_per_function(
     assert_alarms_above(alarm, threshold)
 
 
+def test_hold_sweeper_alarm_adds_its_errors_and_the_holds_it_could_not_release(template: Template) -> None:
+    # Given the default stack
+    # When the metric-math alarm over the sweeper's two failure metrics is found
+    alarm = math_alarm_with_ids(template, "sweeper_errors", "release_failed")
+    # Then it returns only their sum, each missing datapoint counted as 0
+    (expression,) = [entry for entry in alarm["Metrics"] if "Expression" in entry]
+    assert expression["ReturnData"] is True
+    assert expression["Expression"] == "FILL(sweeper_errors, 0) + FILL(release_failed, 0)"
+    inputs = {entry["Id"]: entry["MetricStat"] for entry in alarm["Metrics"] if "MetricStat" in entry}
+    assert {entry["ReturnData"] for entry in alarm["Metrics"] if "MetricStat" in entry} == {False}
+    # And its inputs are the sweeper function's Lambda Errors and the sweeper's HoldReleaseFailed (service only),
+    # summed over 15 minutes
+    errors, release_failed = inputs["sweeper_errors"], inputs["release_failed"]
+    assert (errors["Metric"]["Namespace"], errors["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert dimensions_of(errors["Metric"]) == {"FunctionName": function_ref(template, SWEEPER)}
+    assert (release_failed["Metric"]["Namespace"], release_failed["Metric"]["MetricName"]) == (
+        "ServerlessAirline",
+        "HoldReleaseFailed",
+    )
+    assert dimensions_of(release_failed["Metric"]) == {"service": "payment"}
+    assert {(stat["Stat"], stat["Period"]) for stat in inputs.values()} == {("Sum", 900)}
+    # And it fires on the first failure
+    assert_alarms_above(alarm, 0)
+    assert alarm["AlarmName"] == f"payment-{ENV}-HoldSweeperErrors"
+
+
+def test_payment_dashboard_graphs_the_holds_the_sweeper_released_and_could_not(template: Template) -> None:
+    # Given the payment dashboard's body
+    body = dashboard_named(template, f"payment-{ENV}")
+    # When its "Holds released" graph is cut out of it
+    graph = body[body.index('"title":"Holds released"') :].split("]]", 1)[0]
+    # Then it shows HoldsReleased of reason abandoned and HoldReleaseFailed, both of the payment service
+    assert '["ServerlessAirline","HoldsReleased","reason","abandoned","service","payment",' in graph
+    assert '["ServerlessAirline","HoldReleaseFailed","service","payment",' in graph
+    # And the Lambda graphs include the sweeper
+    assert body.count(f'"label":"{SWEEPER}"') == 3
+
+
 # --- booking alarms --------------------------------------------------------------------------------------------------
 
 
@@ -530,6 +572,7 @@ def test_constructs_pass_the_compliance_packs_every_synth_runs() -> None:
         api_function=function,
         collect=function,
         refund=function,
+        hold_sweeper=function,
     )
     BookingMonitoring(
         stack,
@@ -562,6 +605,7 @@ def test_threshold_overrides_flow_into_the_alarms() -> None:
         api_function_errors=3,
         task_function_errors=14,
         lambda_throttles=4,
+        hold_sweeper_failures=8,
         failed_executions=15,
         timed_out_executions=6,
         dead_letter_messages=7,
@@ -583,6 +627,7 @@ def test_threshold_overrides_flow_into_the_alarms() -> None:
         function_dimensions = {"FunctionName": function_ref(template, function)}
         assert alarm_on(template, "AWS/Lambda", "Errors", function_dimensions)["Threshold"] == errors
         assert alarm_on(template, "AWS/Lambda", "Throttles", function_dimensions)["Threshold"] == 4
+    assert math_alarm_with_ids(template, "sweeper_errors", "release_failed")["Threshold"] == 8
     state_machine = {"StateMachineArn": {"Ref": logical_id_where(template, "AWS::StepFunctions::StateMachine")}}
     assert alarm_on(template, "AWS/States", "ExecutionsFailed", state_machine)["Threshold"] == 15
     assert alarm_on(template, "AWS/States", "ExecutionsTimedOut", state_machine)["Threshold"] == 6
@@ -623,6 +668,7 @@ def test_stage_name_is_required_for_an_imported_api() -> None:
             api_function=function,
             collect=function,
             refund=function,
+            hold_sweeper=function,
             stage_name=stage_name,
         )
 
@@ -648,6 +694,8 @@ def test_operation_dimensions_are_the_ones_collect_and_refund_publish() -> None:
         ("lambdas/shared/payment_task.py", "SuccessfulPayment"),
         ("lambdas/shared/payment_task.py", "InvalidPaymentRequest"),
         ("lambdas/payment_api/handler.py", "ProviderError"),
+        ("lambdas/payment_api/sweeper.py", "HoldsReleased"),
+        ("lambdas/payment_api/sweeper.py", "HoldReleaseFailed"),
     ],
 )
 def test_alarmed_metric_names_are_published_by_the_runtime_code(source: str, metric_name: str) -> None:
@@ -656,3 +704,11 @@ def test_alarmed_metric_names_are_published_by_the_runtime_code(source: str, met
     # Then it names a metric exactly so (as add_metric's name or the value it picks the name from)
     assert f'"{metric_name}"' in text
     assert "add_metric(name=" in text
+
+
+def test_released_holds_are_graphed_by_the_reason_the_sweeper_publishes() -> None:
+    # Given the sweeper's runtime module
+    text = (PROJECT_ROOT / "lambdas/payment_api/sweeper.py").read_text()
+    # Then it adds the dimension reason with the value the dashboard reads
+    assert 'name="reason"' in text
+    assert f'"{ABANDONED}"' in text

@@ -16,7 +16,7 @@ from payment_stack.payment_service_stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
 from tests.cdk_support import make_app
 from tests.template_support import only_logical_id, render, resources_of
-from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+from tests.unit.iam_support import accept_in_test, actions_of, resources_in, statements_of_role
 
 ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"
@@ -27,6 +27,8 @@ BUSINESS_VARIABLES = {
     "CORS_ALLOWED_ORIGINS",
     "MAX_CHARGE_AMOUNTS",
     "IDEMPOTENCY_TABLE_NAME",
+    "LEDGER_TABLE_NAME",
+    "LEDGER_HOLDS_INDEX_NAME",
 }
 
 
@@ -67,42 +69,62 @@ def api_function_statements(template: Template) -> list[dict[str, Any]]:
     return statements_of_role(template, role_logical_id)
 
 
+def table_ids(template: Template) -> tuple[str, str]:
+    """The logical ids of the idempotency table (the one with a TTL) and of the ledger (the one with an index)."""
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    (idempotency,) = [i for i, t in tables.items() if "TimeToLiveSpecification" in t["Properties"]]
+    (ledger,) = [i for i, t in tables.items() if "GlobalSecondaryIndexes" in t["Properties"]]
+    return idempotency, ledger
+
+
+def dynamodb_actions_by_resource(template: Template) -> dict[str, set[str]]:
+    """The API function's DynamoDB actions, by the resource they are allowed on (as JSON)."""
+    allowed: dict[str, set[str]] = {}
+    for statement in api_function_statements(template):
+        actions = {a for a in actions_of(statement) if a.startswith("dynamodb:")}
+        for resource in resources_in(statement) if actions else ():
+            allowed.setdefault(json.dumps(resource, sort_keys=True), set()).update(actions)
+    return allowed
+
+
 # --- routes and authorisation ---------------------------------------------------------------------------------------
 
 
-def test_three_routes_are_created(template: Template) -> None:
+def test_four_routes_are_created(template: Template) -> None:
     # Given the default feature-x stack (fixture)
     # When the API resources are listed
     path_parts = {r["Properties"]["PathPart"] for r in resources_of(template, "AWS::ApiGateway::Resource").values()}
-    # Then there are exactly /charge, /capture and /refund
-    assert path_parts == {"charge", "capture", "refund"}
-    template.resource_count_is("AWS::ApiGateway::Resource", 3)
+    # Then there are exactly /charge, /capture, /refund and /payments/{id}
+    assert path_parts == {"charge", "capture", "refund", "payments", "{id}"}
+    template.resource_count_is("AWS::ApiGateway::Resource", 5)
 
 
-def test_charge_is_public_and_capture_and_refund_require_iam(template: Template) -> None:
+def test_charge_is_public_and_capture_refund_and_get_payment_require_iam(template: Template) -> None:
     # Given the default stack
     # When the methods are resolved to their routes
     authorization = {route: props["AuthorizationType"] for route, props in methods_by_route(template).items()}
-    # Then /charge (POST and its preflight) is open, /capture and /refund are AWS_IAM, and nothing else exists
+    # Then /charge (POST and its preflight) is open, /capture, /refund and GET /payments/{id} are AWS_IAM, and
+    # nothing else exists
     assert authorization == {
         ("charge", "POST"): "NONE",
         ("charge", "OPTIONS"): "NONE",
         ("capture", "POST"): "AWS_IAM",
         ("refund", "POST"): "AWS_IAM",
+        ("{id}", "GET"): "AWS_IAM",
     }
 
 
 def test_every_route_proxies_to_the_one_api_function(template: Template) -> None:
     # Given the default stack
     function_logical_id, _ = api_function(template)
-    # When the POST integrations are inspected
-    posts = {path: props for (path, method), props in methods_by_route(template).items() if method == "POST"}
-    # Then all three are Lambda proxy integrations of that same function
-    for path, props in posts.items():
+    # When the integrations of every method but the preflight are inspected
+    routes = {route: props for route, props in methods_by_route(template).items() if route[1] != "OPTIONS"}
+    # Then all four are Lambda proxy integrations of that same function
+    for route, props in routes.items():
         integration = props["Integration"]
-        assert integration["Type"] == "AWS_PROXY", path
-        assert {"Fn::GetAtt": [function_logical_id, "Arn"]} in integration["Uri"]["Fn::Join"][1], path
-    assert set(posts) == {"charge", "capture", "refund"}
+        assert integration["Type"] == "AWS_PROXY", route
+        assert {"Fn::GetAtt": [function_logical_id, "Arn"]} in integration["Uri"]["Fn::Join"][1], route
+    assert set(routes) == {("charge", "POST"), ("capture", "POST"), ("refund", "POST"), ("{id}", "GET")}
 
 
 def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_test_invoke(
@@ -115,10 +137,11 @@ def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_t
         for permission in resources_of(template, "AWS::Lambda::Permission").values()
     )
     # Then there is one per route, all on stage Prod (allow_test_invoke=False adds no test-invoke-stage permission)
-    assert [arn.rsplit("/", 3)[1:] for arn in source_arns] == [
-        ["Prod", "POST", "capture"],
-        ["Prod", "POST", "charge"],
-        ["Prod", "POST", "refund"],
+    assert [arn.split("/", 1)[1] for arn in source_arns] == [
+        "Prod/GET/payments/*",
+        "Prod/POST/capture",
+        "Prod/POST/charge",
+        "Prod/POST/refund",
     ]
 
 
@@ -248,12 +271,18 @@ def test_post_methods_validate_that_the_body_is_a_json_object(template: Template
         "type": "object",
     }
     # And every POST uses them; the preflight does not
-    for (path, method), props in methods_by_route(template).items():
+    routes = methods_by_route(template)
+    for (path, method), props in routes.items():
         if method == "POST":
             assert props["RequestValidatorId"] == {"Ref": validator_id}, path
             assert props["RequestModels"] == {"application/json": {"Ref": model_id}}, path
-        else:
+        elif method == "OPTIONS":
             assert "RequestValidatorId" not in props, path
+    # And GET /payments/{id} has no body to model: the validator checks its required path parameter
+    get_payment = routes[("{id}", "GET")]
+    assert get_payment["RequestValidatorId"] == {"Ref": validator_id}
+    assert "RequestModels" not in get_payment
+    assert get_payment["RequestParameters"] == {"method.request.path.id": True}
 
 
 def test_charge_throttling_must_be_stricter_than_the_stage() -> None:
@@ -373,8 +402,10 @@ def test_api_function_environment_holds_only_names_and_settings(template: Templa
         "jpy": 100000000,
         "usd": 1000000,
     }
-    table_id = only_logical_id(template, "AWS::DynamoDB::Table")
-    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": table_id}
+    idempotency_id, ledger_id = table_ids(template)
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": idempotency_id}
+    assert variables["LEDGER_TABLE_NAME"] == {"Ref": ledger_id}
+    assert variables["LEDGER_HOLDS_INDEX_NAME"] == "holds-by-age"
     assert properties["Timeout"] == 12
     assert properties["MemorySize"] == 512
     assert properties["TracingConfig"] == {"Mode": "Active"}
@@ -423,41 +454,60 @@ def test_function_reads_only_the_stripe_key_parameter(template: Template) -> Non
                 assert "*" not in resources_in(statement)
 
 
-def test_function_uses_dynamodb_on_the_idempotency_table_only(template: Template) -> None:
-    # Given the API function's IAM statements
-    table_id = only_logical_id(template, "AWS::DynamoDB::Table")
-    dynamodb_statements = [
-        s for s in api_function_statements(template) if any(a.startswith("dynamodb:") for a in actions_of(s))
-    ]
-    # Then it may do exactly what Powertools idempotency does with items (no scans, queries or batches), in that table
-    actions = {a for s in dynamodb_statements for a in actions_of(s)}
-    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    for statement in dynamodb_statements:
-        for resource in resources_in(statement):
-            assert resource in ({"Fn::GetAtt": [table_id, "Arn"]}, {"Ref": "AWS::NoValue"})
+def test_function_uses_dynamodb_items_of_the_idempotency_table_and_the_ledger_only(template: Template) -> None:
+    # Given the API function's DynamoDB actions by resource
+    idempotency_id, ledger_id = table_ids(template)
+    allowed = dynamodb_actions_by_resource(template)
+    # Then it may do what Powertools idempotency does with items in its table (no scans, queries or batches), and
+    # read, create and update ledger records (never delete them, never query the holds index)
+    assert allowed == {
+        json.dumps({"Fn::GetAtt": [idempotency_id, "Arn"]}): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        json.dumps({"Fn::GetAtt": [ledger_id, "Arn"]}): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    }
 
 
 # --- grants -------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("route", "other"), [("capture", "refund"), ("refund", "capture")])
-def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, other: str) -> None:
+@pytest.mark.parametrize(
+    ("route", "method_path"),
+    [("capture", "POST/capture"), ("refund", "POST/refund"), ("read_payments", "GET/payments/*")],
+)
+def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, method_path: str) -> None:
     # Given a role in the stack (with a managed policy, as the app's roles: cdk-nag refuses inline policies)
     stack = stack_for()
     role = ManagedPolicyRole(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="x")
     # When it is granted one route
-    grants = {"capture": stack.payment_api.grant_capture, "refund": stack.payment_api.grant_refund}
+    grants = {
+        "capture": stack.payment_api.grant_capture,
+        "refund": stack.payment_api.grant_refund,
+        "read_payments": stack.payment_api.grant_read_payments,
+    }
     assert grants[route](role).success
+    if method_path.endswith("*"):
+        # Any id of the path parameter: cdk-nag's IAM5 flags the wildcard, which a real grantee must accept too.
+        api_id, stage_id = (
+            stack.get_logical_id(cast(CfnElement, c.node.default_child))
+            for c in (stack.payment_api.rest_api, stack.payment_api.stage)
+        )
+        accept_in_test(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api_id}>"
+            f"/<{stage_id}>/{method_path}]",
+        )
     template = Template.from_stack(stack)
-    # Then it may execute-api:Invoke POST on that route of stage Prod, and nothing else
+    # Then it may execute-api:Invoke that one method of stage Prod (GET /payments/{id}: for any id), nothing else
     role_id = stack.get_logical_id(cast(CfnElement, role.node.default_child))
     (statement,) = statements_of_role(template, role_id)
     assert actions_of(statement) == ["execute-api:Invoke"]
     (resource,) = resources_in(statement)
-    arn = render(resource, template)
-    assert arn.endswith(f"/Prod/POST/{route}")
-    assert other not in arn
-    assert "*" not in arn
+    rest_api_id = only_logical_id(template, "AWS::ApiGateway::RestApi")
+    assert render(resource, template).endswith(f":${{{rest_api_id}}}/Prod/{method_path}")
 
 
 # --- the idempotency table and the CloudWatch role ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Collect and Refund, offline: input validation, signing, answer mapping, typed errors, metrics and logging."""
+"""Collect and Refund, offline: input and fare validation, the body sent, signing, answer mapping, typed errors,
+metrics and logging."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from lambdas.collect import handler as collect_handler
 from lambdas.refund import handler as refund_handler
 from lambdas.shared.payment_api_client import PaymentApiClient
 from lambdas.shared.payment_errors import (
+    CurrencyMismatch,
+    FareUnavailable,
+    HoldBelowFare,
     InvalidPaymentRequest,
     PaymentConflict,
     PaymentDeclined,
@@ -34,15 +38,27 @@ from lambdas.shared.payment_errors import (
 from tests.api_events import FakeLambdaContext
 from tests.snapstart_support import run_after_restore_hooks
 
-OLD_BOOKING_STATE = {
+# The workflow's state when it runs Collect: the old booking input, the booking id, and the fare Read Fare wrote.
+BOOKING_STATE = {
     "outboundFlightId": "fl-123",
     "customerId": "cus-42",
     "chargeId": "ch_1AbC",
     "name": "exec-0001",
     "createdAt": "2019-08-01T10:00:00Z",
     "bookingId": "bk-9",
+    "seatReservation": {"taken": True, "flight": {"ticketPrice": {"N": "12500"}, "ticketCurrency": {"S": "EUR"}}},
+    "fare": {"amount": 12500, "currency": "EUR"},
 }
-CAPTURED = {"capturedCharge": {"id": "ch_1AbC", "amount": 12500, "receipt_url": "https://pay.example/r/1"}}
+BOOKING_CONTEXT = {"bookingId": "bk-9", "customerId": "cus-42", "execution": "exec-0001"}
+# A hold of 150.00 of which the fare, 125.00, was captured.
+CAPTURED = {
+    "capturedCharge": {
+        "id": "ch_1AbC",
+        "amount": 15000,
+        "amount_captured": 12500,
+        "receipt_url": "https://pay.example/r/1",
+    }
+}
 REFUNDED = {"createdRefund": {"id": "re_77", "kind": "refund"}}
 
 
@@ -111,16 +127,17 @@ def log_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
 
 
-def test_old_booking_state_collects_receipt_and_price(session: FakeSession) -> None:
-    # Given the API captures the charge
+def test_collect_captures_the_fare_and_returns_receipt_and_price(session: FakeSession) -> None:
+    # Given the API captures the fare out of a larger hold
     session.answers.append(response(200, CAPTURED))
-    # When Collect runs on the old state machine's state
-    result = invoke(collect_handler, OLD_BOOKING_STATE)
-    # Then it returns the old contract and made one signed, idempotent call to /capture
+    # When Collect runs on the workflow's state
+    result = invoke(collect_handler, BOOKING_STATE)
+    # Then it returns the old contract, the price being what was captured
     assert result == {"receiptUrl": "https://pay.example/r/1", "price": 12500}
+    # And it made one signed, idempotent call to /capture for exactly the fare, with the booking it belongs to
     (call,) = session.calls
     assert call["url"] == "https://api.example/Prod/capture"
-    assert json.loads(call["data"]) == {"chargeId": "ch_1AbC"}
+    assert json.loads(call["data"]) == {"chargeId": "ch_1AbC", "amount": 12500, "currency": "eur", **BOOKING_CONTEXT}
     headers = call["headers"]
     assert headers["Idempotency-Key"] == "booking-collect-ch_1AbC"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
@@ -128,16 +145,63 @@ def test_old_booking_state_collects_receipt_and_price(session: FakeSession) -> N
     assert "X-Amz-Date" in headers
 
 
-def test_old_booking_state_refunds(session: FakeSession) -> None:
+def test_refund_gives_everything_back_and_says_for_which_booking(session: FakeSession) -> None:
     session.answers.append(response(200, REFUNDED))
-    assert invoke(refund_handler, OLD_BOOKING_STATE) == {"refundId": "re_77"}
-    assert session.calls[0]["url"] == "https://api.example/Prod/refund"
-    assert session.calls[0]["headers"]["Idempotency-Key"] == "booking-refund-ch_1AbC"
+    assert invoke(refund_handler, BOOKING_STATE) == {"refundId": "re_77"}
+    (call,) = session.calls
+    assert call["url"] == "https://api.example/Prod/refund"
+    assert call["headers"]["Idempotency-Key"] == "booking-refund-ch_1AbC"
+    # No amount or currency, even with a fare in the state: whatever was taken goes back
+    assert json.loads(call["data"]) == {"chargeId": "ch_1AbC", **BOOKING_CONTEXT}
+
+
+def test_refund_needs_no_fare(session: FakeSession) -> None:
+    session.answers.append(response(200, REFUNDED))
+    state = {key: value for key, value in BOOKING_STATE.items() if key not in ("fare", "seatReservation")}
+    assert invoke(refund_handler, state) == {"refundId": "re_77"}
 
 
 def test_a_capture_without_receipt_url_still_answers(session: FakeSession) -> None:
-    session.answers.append(response(200, {"capturedCharge": {"amount": 500, "receipt_url": None}}))
-    assert invoke(collect_handler, OLD_BOOKING_STATE) == {"receiptUrl": None, "price": 500}
+    session.answers.append(response(200, {"capturedCharge": {"amount_captured": 500, "receipt_url": None}}))
+    assert invoke(collect_handler, BOOKING_STATE) == {"receiptUrl": None, "price": 500}
+
+
+def test_the_price_is_the_amount_only_when_the_api_gives_no_amount_captured(session: FakeSession) -> None:
+    session.answers.append(response(200, {"capturedCharge": {"amount": 12500}}))
+    assert invoke(collect_handler, BOOKING_STATE)["price"] == 12500
+
+
+@pytest.mark.parametrize(
+    ("state", "sent"),
+    [
+        # Long values are cut to 256 characters
+        (
+            {"bookingId": "b" * 300, "customerId": "c" * 257, "name": "n" * 256},
+            {"bookingId": "b" * 256, "customerId": "c" * 256, "execution": "n" * 256},
+        ),
+        # Missing, empty or non-string values are left out
+        ({"bookingId": "", "customerId": 42, "name": None}, {}),
+        ({}, {}),
+        # What the API would refuse (and with it the whole request) is left out: control characters, text that is
+        # not valid Unicode
+        ({"bookingId": "bk-1", "customerId": "\ud800", "name": "exec\n1"}, {"bookingId": "bk-1"}),
+        ({"bookingId": "bk\x00", "customerId": "cus\x7f"}, {}),
+        # Only what is sent is checked
+        ({"customerId": "c" * 256 + "\n"}, {"customerId": "c" * 256}),
+        # Characters, not bytes, are counted
+        ({"customerId": "é" * 300}, {"customerId": "é" * 256}),
+    ],
+)
+@pytest.mark.parametrize("module", [collect_handler, refund_handler])
+def test_the_booking_context_sent_is_short_text_only(
+    session: FakeSession, module: ModuleType, state: dict[str, Any], sent: dict[str, str]
+) -> None:
+    # Given a state with these booking fields (and a charge and a fare)
+    session.answers.append(response(200, CAPTURED if module is collect_handler else REFUNDED))
+    invoke(module, {"chargeId": "ch_1AbC", "fare": {"amount": 100, "currency": "usd"}, **state})
+    # Then the body carries exactly the usable ones, under the API's names
+    body = json.loads(session.calls[0]["data"])
+    assert {key: body[key] for key in body if key in ("bookingId", "customerId", "execution")} == sent
 
 
 @pytest.mark.parametrize(
@@ -172,6 +236,70 @@ def test_bad_input_is_a_final_invalid_request_without_http_call(
     assert metric["operation"] == module.__name__.split(".")[1]
 
 
+NO_FARE = object()
+
+
+@pytest.mark.parametrize(
+    "fare",
+    [
+        NO_FARE,
+        None,
+        "12500",
+        [12500, "eur"],
+        {},
+        {"currency": "eur"},
+        {"amount": 12500},
+        {"amount": 0, "currency": "eur"},
+        {"amount": -100, "currency": "eur"},
+        {"amount": True, "currency": "eur"},
+        {"amount": 125.0, "currency": "eur"},
+        {"amount": "12500", "currency": "eur"},
+        {"amount": 100_000_001, "currency": "eur"},
+        {"amount": 12500, "currency": None},
+        {"amount": 12500, "currency": "eu"},
+        {"amount": 12500, "currency": "euro"},
+        {"amount": 12500, "currency": "e1r"},
+        {"amount": 12500, "currency": "ÉUR"},
+        {"amount": 12500, "currency": "eur\n"},
+    ],
+)
+def test_no_valid_fare_is_a_final_fare_unavailable_without_http_call(
+    session: FakeSession, fare: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a state whose fare is missing (no key at all, or null) or unusable
+    state: dict[str, Any] = {key: value for key, value in BOOKING_STATE.items() if key != "fare"}
+    if fare is not NO_FARE:
+        state["fare"] = fare
+    # When Collect runs / Then it refuses before any call: the price is the server's, never the whole hold
+    with pytest.raises(FareUnavailable, match="fare") as raised:
+        invoke(collect_handler, state)
+    assert raised.value.retryable is False
+    assert session.calls == []
+    # And it counts as a payment that did not happen, not as a malformed request
+    (metric,) = emf_metrics(capsys.readouterr().out)
+    assert metric["FailedPayment"] == [1.0]
+    assert "InvalidPaymentRequest" not in metric
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(1, "EUR"), (100_000_000, "jpy"), (42000, "Usd")])
+def test_any_positive_fare_up_to_the_limit_is_sent_with_a_lower_case_currency(
+    session: FakeSession, amount: int, currency: str
+) -> None:
+    session.answers.append(response(200, CAPTURED))
+    invoke(collect_handler, {**BOOKING_STATE, "fare": {"amount": amount, "currency": currency}})
+    body = json.loads(session.calls[0]["data"])
+    assert (body["amount"], body["currency"]) == (amount, currency.lower())
+    # The key stays per charge: a retry of the same booking replays the same capture
+    assert session.calls[0]["headers"]["Idempotency-Key"] == "booking-collect-ch_1AbC"
+
+
+@pytest.mark.parametrize("error_class", [HoldBelowFare, CurrencyMismatch, FareUnavailable])
+def test_fare_errors_are_final_and_not_conflicts(error_class: type[PaymentError]) -> None:
+    # Refund treats PaymentConflict as "nothing owed"; a fare error means the hold is still there to release
+    assert error_class.retryable is False
+    assert not issubclass(error_class, (PaymentConflict, InvalidPaymentRequest))
+
+
 @pytest.mark.parametrize(
     ("answer", "error_class", "retryable"),
     [
@@ -180,6 +308,9 @@ def test_bad_input_is_a_final_invalid_request_without_http_call(
         (response(403, {"message": "Missing Authentication Token"}), PaymentForbidden, False),
         (response(404, {"message": "no payment", "code": "payment_not_found"}), PaymentNotFound, False),
         (response(409, {"message": "done", "code": "already_refunded"}), PaymentConflict, False),
+        (response(409, {"message": "hold too small", "code": "amount_exceeds_hold"}), HoldBelowFare, False),
+        (response(409, {"message": "not EUR", "code": "currency_mismatch"}), CurrencyMismatch, False),
+        (response(409, {"message": "?", "code": "something_new"}), PaymentConflict, False),
         (response(409, {"message": "busy", "code": "request_in_progress"}), PaymentServiceUnavailable, True),
         (response(422, {"message": "?"}), InvalidPaymentRequest, False),
         (response(429, {"message": "slow down", "code": "throttled"}), PaymentServiceUnavailable, True),
@@ -190,6 +321,12 @@ def test_bad_input_is_a_final_invalid_request_without_http_call(
         (response(200, {"unexpected": True}), UnexpectedPaymentResponse, False),
         (response(200, b"not json"), UnexpectedPaymentResponse, False),
         (response(200, {"capturedCharge": {"amount": "12500"}}), UnexpectedPaymentResponse, False),
+        (
+            response(200, {"capturedCharge": {"amount_captured": None, "amount": 12500}}),
+            UnexpectedPaymentResponse,
+            False,
+        ),
+        (response(200, {"capturedCharge": {"amount_captured": True}}), UnexpectedPaymentResponse, False),
         (ConnectTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
         (ReadTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
         (EndpointConnectionError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
@@ -204,7 +341,7 @@ def test_answers_map_to_typed_errors(
 ) -> None:
     session.answers.append(answer)
     with pytest.raises(error_class) as raised:
-        invoke(collect_handler, OLD_BOOKING_STATE)
+        invoke(collect_handler, BOOKING_STATE)
     # The class name is the workflow's error name; the message says what happened, never empty
     assert type(raised.value) is error_class
     assert raised.value.retryable is retryable
@@ -218,7 +355,7 @@ def test_success_metric_and_booking_context_on_every_log_line(
     session: FakeSession, capsys: pytest.CaptureFixture[str], logs: io.StringIO
 ) -> None:
     session.answers.append(response(200, REFUNDED))
-    invoke(refund_handler, OLD_BOOKING_STATE)
+    invoke(refund_handler, BOOKING_STATE)
     (metric,) = emf_metrics(capsys.readouterr().out)
     assert metric["SuccessfulPayment"] == [1.0]
     assert metric["operation"] == "refund"
@@ -236,7 +373,7 @@ def test_success_metric_and_booking_context_on_every_log_line(
 
 def test_booking_keys_do_not_leak_into_the_next_invocation(session: FakeSession, logs: io.StringIO) -> None:
     session.answers.append(response(200, REFUNDED))
-    invoke(refund_handler, OLD_BOOKING_STATE)
+    invoke(refund_handler, BOOKING_STATE)
     logs.truncate(0)
     logs.seek(0)
     with pytest.raises(InvalidPaymentRequest):
@@ -253,7 +390,7 @@ def test_cold_start_metric_is_published(
 ) -> None:
     session.answers.append(response(200, CAPTURED))
     monkeypatch.setattr(cold_start, "is_cold_start", True)
-    invoke(collect_handler, OLD_BOOKING_STATE)
+    invoke(collect_handler, BOOKING_STATE)
     assert '"ColdStart"' in capsys.readouterr().out
 
 

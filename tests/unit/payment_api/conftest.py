@@ -16,7 +16,7 @@ from moto import mock_aws
 from lambdas.payment_api.service import PaymentService
 from lambdas.payment_api.settings import STRIPE_CONNECT_TIMEOUT_SECONDS, STRIPE_READ_TIMEOUT_SECONDS
 from lambdas.payment_api.stripe_provider import StripeProvider
-from tests.fixtures.payment_api import ApiClient, create_idempotency_table
+from tests.fixtures.payment_api import LEDGER_TABLE, ApiClient, create_idempotency_table, create_ledger_table
 from tests.unit.payment_api.stripe_stub import UNIT_STRIPE_KEY, FakeStripeHttp
 
 IDEMPOTENCY_TABLE = "test-idempotency"
@@ -29,19 +29,24 @@ def _moto_for_module() -> Iterator[tuple[Any, Any]]:
     its service model (about 0.1 s a test); ``aws`` below resets the state between tests instead."""
     with mock_aws():
         create_idempotency_table(IDEMPOTENCY_TABLE)
+        create_ledger_table()
         yield boto3.client("dynamodb"), boto3.client("ssm")
 
 
 @pytest.fixture
 def aws(_moto_for_module: tuple[Any, Any]) -> Iterator[None]:
-    """Overrides the shared ``aws`` fixture: the same moto state (an empty idempotency table, no Stripe key in
-    SSM: ``ssm_wired_api`` removes the one it puts) at the start of every test, without a new mock each time."""
+    """Overrides the shared ``aws`` fixture: the same moto state (empty idempotency and ledger tables, no Stripe
+    key in SSM: ``ssm_wired_api`` removes the one it puts) at the start of every test, without a new mock each time."""
     dynamodb, _ = _moto_for_module
     yield
-    if IDEMPOTENCY_TABLE not in dynamodb.list_tables()["TableNames"]:
+    tables = dynamodb.list_tables()["TableNames"]
+    if IDEMPOTENCY_TABLE not in tables:
         create_idempotency_table(IDEMPOTENCY_TABLE)
-    for item in dynamodb.scan(TableName=IDEMPOTENCY_TABLE, ProjectionExpression="id")["Items"]:
-        dynamodb.delete_item(TableName=IDEMPOTENCY_TABLE, Key={"id": item["id"]})
+    if LEDGER_TABLE not in tables:
+        create_ledger_table()
+    for table in (IDEMPOTENCY_TABLE, LEDGER_TABLE):
+        for item in dynamodb.scan(TableName=table, ProjectionExpression="id")["Items"]:
+            dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
 
 
 @pytest.fixture
@@ -70,7 +75,8 @@ def stripe_backed_api(
         connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
     )
-    monkeypatch.setattr(api_module, "payment_service", lambda: PaymentService(provider))
+    service = PaymentService(provider, api_module.payment_ledger)
+    monkeypatch.setattr(api_module, "payment_service", lambda: service)
     return ApiClient(api_module)
 
 

@@ -18,6 +18,7 @@ import requests
 import stripe
 
 from lambdas.payment_api import stripe_provider
+from lambdas.payment_api.domain import Payment
 from lambdas.payment_api.errors import (
     CardDeclined,
     InvalidRequest,
@@ -31,7 +32,7 @@ from lambdas.payment_api.errors import (
     RequestInProgress,
 )
 from tests.api_events import FakeLambdaContext, proxy_event
-from tests.fixtures.payment_api import ApiClient, FakeProvider
+from tests.fixtures.payment_api import ApiClient, FakeProvider, sample_payment
 from tests.unit.payment_api.helpers import json_lines, metrics_emitted
 from tests.unit.payment_api.stripe_stub import (
     UNIT_STRIPE_KEY,
@@ -44,8 +45,12 @@ CHARGE_BODY = {"amount": 12500, "currency": "eur", "stripeToken": "tok_visa", "e
 ROUTES = [
     pytest.param("/charge", CHARGE_BODY, id="charge"),
     pytest.param("/capture", {"chargeId": "ch_1"}, id="capture"),
-    pytest.param("/refund", {"chargeId": "ch_1", "amount": 500}, id="refund"),
+    # ch_1 is unknown to the ledger: back-filled as FakeProvider's 12500 EUR hold, so a refund of it is a release
+    pytest.param("/refund", {"chargeId": "ch_1"}, id="refund"),
 ]
+# What the provider answers when a call decided from the ledger does not fit the payment's real state: the service
+# then reads the provider before answering.
+REFUSALS = (PaymentConflict, InvalidRequest)
 NAMESPACE = "ServerlessAirline"
 no_metrics_warning = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -100,7 +105,13 @@ def test_each_provider_error_is_its_status_and_json_code(
     if isinstance(error, CardDeclined):
         expected["decline_code"] = "insufficient_funds"
     assert answer == expected
-    assert len(fake_provider.calls) == 1
+    # And the provider was asked to move money once: to hold, to capture, or to release the back-filled hold
+    operation = {"/charge": "authorize", "/capture": "capture", "/refund": "release"}[path]
+    assert [called for called, _, _ in fake_provider.calls] == [operation]
+    # And it was read only to back-fill the unknown payment, and once more after a refusal (to correct the record)
+    back_fill = [] if path == "/charge" else ["ch_1"]
+    refused = path != "/charge" and isinstance(error, REFUSALS)
+    assert fake_provider.reads == back_fill + (["ch_1"] if refused else [])
 
 
 def test_a_decline_without_a_decline_code_says_generic_decline(api: ApiClient, fake_provider: FakeProvider) -> None:
@@ -210,9 +221,9 @@ def test_a_retry_arriving_while_the_first_request_runs_is_409_request_in_progres
     retries: list[tuple[int, dict[str, str], Any]] = []
     capture = fake_provider.capture
 
-    def slow_capture(request: Any, *, idempotency_key: str) -> Any:
+    def slow_capture(payment_id: str, *, amount: int | None, idempotency_key: str) -> Payment:
         retries.append(api.post("/capture", {"chargeId": "ch_1"}))
-        return capture(request, idempotency_key=idempotency_key)
+        return capture(payment_id, amount=amount, idempotency_key=idempotency_key)
 
     monkeypatch.setattr(fake_provider, "capture", slow_capture)
     # When both are answered
@@ -277,12 +288,16 @@ def test_the_preflight_allows_the_idempotency_key_header(api: ApiClient, fake_pr
 # --- metrics --------------------------------------------------------------------------------------------------------
 
 
+SUCCESS_METRICS = ("ChargeAuthorized", "ChargeRequiresAction", "PaymentCaptured", "PaymentRefunded", "HoldReleased")
+
+
 @pytest.mark.parametrize(
-    ("path", "body", "metric"),
+    ("path", "body", "captured", "metric"),
     [
-        ("/charge", CHARGE_BODY, "ChargeAuthorized"),
-        ("/capture", {"chargeId": "ch_1"}, "PaymentCaptured"),
-        ("/refund", {"chargeId": "ch_1"}, "PaymentRefunded"),
+        ("/charge", CHARGE_BODY, False, "ChargeAuthorized"),
+        ("/capture", {"chargeId": "ch_1"}, False, "PaymentCaptured"),
+        ("/refund", {"chargeId": "ch_1"}, True, "PaymentRefunded"),
+        ("/refund", {"chargeId": "ch_1"}, False, "HoldReleased"),
     ],
 )
 def test_a_success_is_counted(
@@ -292,12 +307,17 @@ def test_a_success_is_counted(
     capsys: pytest.CaptureFixture[str],
     path: str,
     body: dict[str, Any],
+    captured: bool,
     metric: str,
 ) -> None:
+    # Given ch_1 is a captured payment at the provider, or still a hold
+    fake_provider.payments["ch_1"] = sample_payment(12500, "eur", captured=captured, payment_id="ch_1")
     capsys.readouterr()
     assert api.post(path, body)[0] == 200
     emitted = metrics_emitted(capsys.readouterr().out)
+    # Then exactly this success is counted: a refund of a hold is a release, not a refund
     assert emitted[(NAMESPACE, metric)] == [1.0]
+    assert [name for name in SUCCESS_METRICS if (NAMESPACE, name) in emitted] == [metric]
 
 
 @pytest.mark.parametrize(
@@ -553,8 +573,13 @@ def test_stripe_answers_reach_the_client_as_documented(
             id="already-captured",
         ),
         pytest.param(
-            {("GET", "/v1/charges/ch_stub1"): (200, charge_object(refunded=True))}, 409, "already_refunded", 0,
+            {("GET", "/v1/charges/ch_stub1"): (200, charge_object(refunded=True))}, 409, "already_released", 0,
             id="already-released",
+        ),
+        pytest.param(
+            {("GET", "/v1/charges/ch_stub1"): (200, charge_object(captured=True, refunded=True,
+                                                                   amount_refunded=12500))},
+            409, "already_refunded", 0, id="already-refunded",
         ),
         pytest.param(
             {
@@ -585,19 +610,35 @@ def test_capture_failures_reach_the_client_as_documented(
     code: str,
     posts: int,
 ) -> None:
+    # Given a charge the ledger does not know yet (so it is read from Stripe once, to back-fill its record)
     fake_stripe.routes = dict(routes)
     answer_status, _, error = stripe_backed_api.post("/capture", {"chargeId": "ch_stub1"})
     assert (answer_status, error["code"]) == (status, code), error
     assert len(fake_stripe.posts()) == posts
+    # And a refused capture is followed by one more read (the record is corrected from Stripe before answering)
+    reads = [call for call in fake_stripe.calls if call.method == "GET"]
+    assert len(reads) == 1 + posts
 
 
-def test_a_capture_above_the_authorised_amount_is_400_and_not_sent(
+def test_a_capture_above_the_authorised_amount_is_409_and_not_sent(
     stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp
 ) -> None:
+    # Given a 12500 EUR hold (read from Stripe once, to back-fill the ledger)
     fake_stripe.routes = {("GET", "/v1/charges/ch_stub1"): (200, charge_object(amount=12500))}
+    # When more than the hold is asked for (a fare above the pre-authorised amount)
     status, _, error = stripe_backed_api.post("/capture", {"chargeId": "ch_stub1", "amount": 12501})
-    assert (status, error["code"]) == (400, "invalid_amount")
+    # Then it is a conflict with the payment's state, not a malformed request, and Stripe is never asked
+    assert (status, error["code"]) == (409, "amount_exceeds_hold")
     assert "12500" in error["message"]
+    assert fake_stripe.posts() == []
+
+
+def test_a_capture_in_another_currency_is_409_and_not_sent(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp
+) -> None:
+    fake_stripe.routes = {("GET", "/v1/charges/ch_stub1"): (200, charge_object(currency="eur"))}
+    status, _, error = stripe_backed_api.post("/capture", {"chargeId": "ch_stub1", "currency": "USD"})
+    assert (status, error["code"]) == (409, "currency_mismatch")
     assert fake_stripe.posts() == []
 
 

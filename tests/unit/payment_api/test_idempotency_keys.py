@@ -13,8 +13,8 @@ import pytest
 from lambdas.payment_api.domain import ChargeRequest, Operation, PaymentRequest
 from lambdas.payment_api.errors import ProviderTimeout
 from lambdas.payment_api.service import charge_command, payment_command
-from tests.fixtures.payment_api import ApiClient, FakeProvider
-from tests.unit.payment_api.stripe_stub import FakeStripeHttp, charge_object, intent_object
+from tests.fixtures.payment_api import ApiClient, FakeProvider, sample_payment
+from tests.unit.payment_api.stripe_stub import FakeStripeHttp, charge_object, intent_object, refund_object
 
 CHARGE = ChargeRequest(amount=12500, currency="eur", source="tok_visa", description=None, email=None)
 OLD_FRONT_END_BODY = {
@@ -114,17 +114,21 @@ def test_a_charge_without_a_client_key_gets_a_fresh_key_each_time() -> None:
 
 
 def test_the_provider_receives_the_derived_keys(api: ApiClient, fake_provider: FakeProvider) -> None:
-    # When the booking workflow captures fully, captures partially and refunds
+    # When the booking workflow captures fully, captures partially, refunds fully and partially, and releases a hold
+    # (every payment a 12500 EUR hold at first)
     assert api.post("/capture", {"chargeId": "ch_1"})[0] == 200
     assert api.post("/capture", {"chargeId": "ch_2", "amount": 500})[0] == 200
     assert api.post("/refund", {"chargeId": "ch_1"})[0] == 200
-    assert api.post("/refund", {"chargeId": "pi_1", "amount": 300})[0] == 200
-    # Then each provider call carries the key derived from its operation, payment and amount
+    assert api.post("/refund", {"chargeId": "ch_2", "amount": 300})[0] == 200
+    assert api.post("/refund", {"chargeId": "pi_1"})[0] == 200
+    # Then each provider call carries the key derived from its operation, payment and amount: a capture the command's
+    # key as it is, a refund the command's key with the amount refunded, a release the command's key marked as one
     assert [(operation, key) for operation, _, key in fake_provider.calls] == [
         ("capture", "capture:ch_1:full"),
         ("capture", "capture:ch_2:500"),
-        ("refund", "refund:ch_1:full"),
-        ("refund", "refund:pi_1:300"),
+        ("refund", "refund:ch_1:full:refund:12500"),
+        ("refund", "refund:ch_2:300:refund:300"),
+        ("release", "refund:pi_1:full:release"),
     ]
 
 
@@ -136,7 +140,7 @@ def test_the_provider_receives_the_client_key_namespaced(api: ApiClient, fake_pr
     assert [key for _, _, key in fake_provider.calls] == [
         "charge:checkout-7f3a",
         "capture:checkout-7f3a",
-        "refund:checkout-7f3a",
+        "refund:checkout-7f3a:refund:12500",
     ]
 
 
@@ -152,11 +156,18 @@ def test_charges_without_a_key_are_each_sent_to_the_provider(api: ApiClient, fak
 
 
 @pytest.mark.parametrize(
-    ("path", "body"), [("/capture", {"chargeId": "ch_1"}), ("/refund", {"chargeId": "ch_1", "amount": 500})]
+    ("path", "body", "captured"),
+    [
+        pytest.param("/capture", {"chargeId": "ch_1"}, False, id="capture"),
+        pytest.param("/refund", {"chargeId": "ch_1", "amount": 500}, True, id="partial-refund"),
+        pytest.param("/refund", {"chargeId": "ch_1"}, False, id="release"),
+    ],
 )
 def test_a_request_sent_three_times_reaches_the_provider_once(
-    api: ApiClient, fake_provider: FakeProvider, path: str, body: dict[str, object]
+    api: ApiClient, fake_provider: FakeProvider, path: str, body: dict[str, object], captured: bool
 ) -> None:
+    # Given ch_1 is a 12500 EUR hold, or a captured payment (a partial refund needs money taken)
+    fake_provider.payments["ch_1"] = sample_payment(12500, "eur", captured=captured, payment_id="ch_1")
     # When the workflow retries the same request three times
     answers = [api.post(path, body) for _ in range(3)]
     # Then the provider was called once and every answer is the first one
@@ -194,11 +205,21 @@ def test_a_key_reused_for_another_charge_id_is_409(api: ApiClient, fake_provider
     assert len(fake_provider.calls) == 1
 
 
-def test_capture_then_refund_of_one_charge_are_both_executed(api: ApiClient, fake_provider: FakeProvider) -> None:
+def test_capture_then_refunds_of_one_charge_are_all_executed(api: ApiClient, fake_provider: FakeProvider) -> None:
+    # When one charge is captured, partially refunded, then refunded in full (three different derived keys)
     assert api.post("/capture", {"chargeId": "ch_1"})[0] == 200
+    assert api.post("/refund", {"chargeId": "ch_1", "amount": 500})[0] == 200
     assert api.post("/refund", {"chargeId": "ch_1"})[0] == 200
-    assert api.post("/capture", {"chargeId": "ch_1", "amount": 500})[0] == 200
-    assert [operation for operation, _, _ in fake_provider.calls] == ["capture", "refund", "capture"]
+    # Then none is mistaken for a replay of another: each reached the provider, the last one refunding what was left
+    assert [(operation, request) for operation, request, _ in fake_provider.calls] == [
+        ("capture", PaymentRequest(payment_id="ch_1", amount=None)),
+        ("refund", PaymentRequest(payment_id="ch_1", amount=500)),
+        ("refund", PaymentRequest(payment_id="ch_1", amount=12000)),
+    ]
+    # And a capture of the refunded charge (yet another key) is refused by the ledger, without a provider call
+    status, _, error = api.post("/capture", {"chargeId": "ch_1", "amount": 500})
+    assert (status, error["code"]) == (409, "already_refunded")
+    assert len(fake_provider.calls) == 3
 
 
 def test_a_failed_attempt_does_not_lock_its_key(api: ApiClient, fake_provider: FakeProvider) -> None:
@@ -225,20 +246,36 @@ def test_an_invalid_key_is_400_and_nothing_is_sent(api: ApiClient, fake_provider
 def test_stripe_receives_the_key_on_every_money_moving_request(
     stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp
 ) -> None:
-    # Given a Stripe that holds, then captures, charge ch_stub1
+    # Given a Stripe that holds, then captures, then refunds charge ch_stub1
     fake_stripe.routes = {
         ("POST", "/v1/charges"): (200, charge_object()),
         ("GET", "/v1/charges/ch_stub1"): (200, charge_object()),
         ("POST", "/v1/charges/ch_stub1/capture"): (200, charge_object(captured=True)),
+        ("POST", "/v1/refunds"): (200, refund_object(amount=200)),
     }
     headers = {"Idempotency-Key": "checkout-7f3a"}
     assert stripe_backed_api.post("/charge", OLD_FRONT_END_BODY, headers=headers)[0] == 200
     assert stripe_backed_api.post("/capture", {"chargeId": "ch_stub1", "amount": 500})[0] == 200
-    # Then every POST carries its key; the reads carry none
+    assert stripe_backed_api.post("/refund", {"chargeId": "ch_stub1", "amount": 200})[0] == 200
+    # Then every POST carries its key, and nothing is read first: the ledger recorded the charge it made
     assert [(call.method, call.path, call.idempotency_key) for call in fake_stripe.calls] == [
         ("POST", "/v1/charges", "charge:checkout-7f3a"),
-        ("GET", "/v1/charges/ch_stub1", None),
         ("POST", "/v1/charges/ch_stub1/capture", "capture:ch_stub1:500"),
+        ("POST", "/v1/refunds", "refund:ch_stub1:200:refund:200"),
+    ]
+
+
+def test_a_back_fill_read_carries_no_key(stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp) -> None:
+    # Given a hold made before the ledger existed
+    fake_stripe.routes = {
+        ("GET", "/v1/charges/ch_stub1"): (200, charge_object()),
+        ("POST", "/v1/charges/ch_stub1/capture"): (200, charge_object(captured=True)),
+    }
+    assert stripe_backed_api.post("/capture", {"chargeId": "ch_stub1"})[0] == 200
+    # Then it is read once, without a key, and the capture carries the derived key
+    assert [(call.method, call.path, call.idempotency_key) for call in fake_stripe.calls] == [
+        ("GET", "/v1/charges/ch_stub1", None),
+        ("POST", "/v1/charges/ch_stub1/capture", "capture:ch_stub1:full"),
     ]
 
 

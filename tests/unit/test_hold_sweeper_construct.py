@@ -1,0 +1,205 @@
+"""CDK assertions on the abandoned-hold sweeper and its schedule in ``Payment-<env>`` (asset bundling skipped)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from payment_stack.app_builder import build_app
+from tests.cdk_support import make_app
+from tests.template_support import only_logical_id, resources_of
+from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+
+ENV = "feature-x"
+SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
+API_HANDLER = "lambdas.payment_api.handler.handler"
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
+def template_for(env: str = ENV, **context: Any) -> Template:
+    return Template.from_stack(build_app(make_app(env=env, **context), environ={}))
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return template_for()
+
+
+def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, function)
+        for logical_id, function in resources_of(template, "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == handler
+    ]
+    return found
+
+
+def ledger_id(template: Template) -> str:
+    (found,) = [
+        logical_id
+        for logical_id, table in resources_of(template, "AWS::DynamoDB::Table").items()
+        if "GlobalSecondaryIndexes" in table["Properties"]
+    ]
+    return found
+
+
+def role_statements(template: Template, role: dict[str, Any]) -> list[dict[str, Any]]:
+    return statements_of_role(template, role["Fn::GetAtt"][0])
+
+
+def the_schedule(template: Template) -> dict[str, Any]:
+    schedule_id = only_logical_id(template, "AWS::Scheduler::Schedule")
+    return dict(resources_of(template, "AWS::Scheduler::Schedule")[schedule_id]["Properties"])
+
+
+# --- the function ----------------------------------------------------------------------------------------------------
+
+
+def test_sweeper_runs_the_runtime_handler_well_inside_the_shortest_sweep_period(template: Template) -> None:
+    # Given the default stack
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    properties = sweeper["Properties"]
+    # Then it stops before the next run can start (55 s < 1 minute), with the API function's memory, traced
+    assert properties["Timeout"] == 55
+    assert properties["MemorySize"] == 512
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert ENV in properties["Description"]
+    # And no SnapStart (a scheduled run's cold start delays nobody)
+    assert "SnapStart" not in properties
+
+
+def test_sweeper_environment_is_the_ledger_the_stripe_key_name_and_the_age_limit(template: Template) -> None:
+    # Given the default stack (abandonedHoldMinutes 30)
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    variables = sweeper["Properties"]["Environment"]["Variables"]
+    # Then it holds exactly what the runtime reads, plus Powertools' own, and nothing local-only
+    assert set(variables) - POWERTOOLS_VARIABLES == {
+        "LEDGER_TABLE_NAME",
+        "LEDGER_HOLDS_INDEX_NAME",
+        "STRIPE_SECRET_KEY_PARAMETER",
+        "ABANDONED_HOLD_MINUTES",
+    }
+    assert variables["LEDGER_TABLE_NAME"] == {"Ref": ledger_id(template)}
+    assert variables["LEDGER_HOLDS_INDEX_NAME"] == "holds-by-age"
+    assert variables["STRIPE_SECRET_KEY_PARAMETER"] == f"/{ENV}/service/payment/stripe/secretKey"
+    assert variables["ABANDONED_HOLD_MINUTES"] == "30"
+
+
+def test_abandoned_hold_minutes_follow_the_configuration() -> None:
+    # Given a longer age limit on the command line
+    _, sweeper = function_by_handler(template_for(**{"payment:abandonedHoldMinutes": "120"}), SWEEPER_HANDLER)
+    # Then the sweeper gets it
+    assert sweeper["Properties"]["Environment"]["Variables"]["ABANDONED_HOLD_MINUTES"] == "120"
+
+
+@pytest.mark.parametrize("env", [ENV, "prod"])
+def test_sweeper_runs_from_the_api_functions_asset(env: str) -> None:
+    # Given a branch, or prod (SnapStart on for the API function)
+    template = template_for(env)
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    _, api = function_by_handler(template, API_HANDLER)
+    # Then both functions use the one asset of lambdas/payment_api (same content hash, same S3 object)
+    assert sweeper["Properties"]["Code"] == api["Properties"]["Code"]
+    assert sweeper["Properties"]["Runtime"] == api["Properties"]["Runtime"]
+    assert "Layers" not in sweeper["Properties"]
+    assert "SnapStart" not in sweeper["Properties"]
+
+
+def test_a_failed_run_is_not_retried_by_lambda(template: Template) -> None:
+    # Given the default stack (EventBridge Scheduler invokes Lambda asynchronously)
+    sweeper_id, _ = function_by_handler(template, SWEEPER_HANDLER)
+    # Then Lambda's asynchronous retries of the sweeper are off
+    (config,) = resources_of(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["FunctionName"] == {"Ref": sweeper_id}
+    assert config["Properties"]["MaximumRetryAttempts"] == 0
+
+
+# --- permissions -----------------------------------------------------------------------------------------------------
+
+
+def test_sweeper_queries_the_holds_index_and_updates_records_of_the_ledger_only(template: Template) -> None:
+    # Given the sweeper's IAM statements
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    statements = role_statements(template, sweeper["Properties"]["Role"])
+    table_arn = {"Fn::GetAtt": [ledger_id(template), "Arn"]}
+    index_arn = {"Fn::Join": ["", [table_arn, "/index/holds-by-age"]]}
+    # When its DynamoDB actions are listed by resource
+    allowed: dict[str, set[str]] = {}
+    for statement in statements:
+        for resource in resources_in(statement):
+            actions = {a for a in actions_of(statement) if a.startswith("dynamodb:")}
+            if actions:
+                allowed.setdefault(json.dumps(resource, sort_keys=True), set()).update(actions)
+    # Then Query is allowed on the holds index only, and GetItem/UpdateItem on the table: no Scan, no PutItem, no
+    # DeleteItem, no other table or index
+    assert allowed == {
+        json.dumps(index_arn, sort_keys=True): {"dynamodb:Query"},
+        json.dumps(table_arn, sort_keys=True): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    }
+
+
+def test_sweeper_reads_the_stripe_key_parameter_only(template: Template) -> None:
+    # Given the sweeper's IAM statements
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    statements = role_statements(template, sweeper["Properties"]["Role"])
+    # Then its only SSM right is GetParameter on the Stripe key's one parameter, as the API function's
+    (ssm,) = [s for s in statements if any(a.startswith("ssm:") for a in actions_of(s))]
+    assert actions_of(ssm) == ["ssm:GetParameter"]
+    (resource,) = resources_in(ssm)
+    assert resource["Fn::Join"][1][-1] == f":parameter/{ENV}/service/payment/stripe/secretKey"
+    # And nothing else: its log group, X-Ray, the ledger and the key
+    services = {a.split(":", 1)[0] for s in statements for a in actions_of(s)}
+    assert services == {"logs", "xray", "dynamodb", "ssm"}
+
+
+# --- the schedule ----------------------------------------------------------------------------------------------------
+
+
+def test_schedule_invokes_the_sweeper_every_few_minutes_without_retries(template: Template) -> None:
+    # Given the default stack (holdSweepMinutes 5)
+    sweeper_id, _ = function_by_handler(template, SWEEPER_HANDLER)
+    schedule = the_schedule(template)
+    # Then EventBridge Scheduler invokes the sweeper every 5 minutes, on time, and never retries a failed delivery
+    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["State"] == "ENABLED"
+    assert schedule["Description"]
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    # And the schedule has no physical name (environments never collide)
+    assert "Name" not in schedule
+
+
+@pytest.mark.parametrize(("minutes", "expression"), [("1", "rate(1 minute)"), ("90", "rate(90 minutes)")])
+def test_sweep_period_follows_the_configuration(minutes: str, expression: str) -> None:
+    # Given another period on the command line
+    schedule = the_schedule(template_for(**{"payment:holdSweepMinutes": minutes}))
+    # Then the schedule's rate follows it (CDK writes the singular for one minute, as Scheduler requires)
+    assert schedule["ScheduleExpression"] == expression
+
+
+def test_schedule_role_may_be_assumed_by_scheduler_only_and_invoke_the_sweeper_only(template: Template) -> None:
+    # Given the role the schedule invokes with
+    sweeper_id, _ = function_by_handler(template, SWEEPER_HANDLER)
+    role_id = the_schedule(template)["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = resources_of(template, "AWS::IAM::Role")[role_id]["Properties"]
+    # Then only EventBridge Scheduler may assume it, for schedules of this account's default group
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    conditions = trust["Condition"]["StringEquals"]
+    assert conditions["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert conditions["aws:SourceArn"]["Fn::Join"][1][-1] == ":schedule-group/default"
+    # And it may invoke the sweeper (and its versions, as CDK's target grants) and nothing else, from a managed policy
+    assert "Policies" not in role
+    sweeper_arn = {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    assert statements_of_role(template, role_id) == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": [sweeper_arn, {"Fn::Join": ["", [sweeper_arn, ":*"]]}],
+        }
+    ]

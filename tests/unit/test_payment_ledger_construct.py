@@ -1,0 +1,125 @@
+"""CDK assertions on the payment ledger table as ``Payment-<env>`` composes it (asset bundling skipped)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from aws_cdk import CfnElement
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from payment_stack.app_builder import build_app
+from payment_stack.payment_ledger import HOLDS_INDEX_NAME
+from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.roles import ManagedPolicyRole
+from tests.cdk_support import make_app
+from tests.template_support import resources_of
+from tests.unit.iam_support import statements_of_role
+
+
+def stack_for(env: str = "feature-x", **context: Any) -> PaymentStack:
+    return build_app(make_app(env=env, **context), environ={})
+
+
+@pytest.fixture(scope="module")
+def stack() -> PaymentStack:
+    return stack_for()
+
+
+@pytest.fixture(scope="module")
+def template(stack: PaymentStack) -> Template:
+    return Template.from_stack(stack)
+
+
+def ledger_table(template: Template) -> tuple[str, dict[str, Any]]:
+    """The one table with a global secondary index (the idempotency table has none)."""
+    (found,) = [
+        (logical_id, table)
+        for logical_id, table in resources_of(template, "AWS::DynamoDB::Table").items()
+        if "GlobalSecondaryIndexes" in table["Properties"]
+    ]
+    return found
+
+
+def test_ledger_is_keyed_by_payment_id_with_the_holds_index_the_runtime_queries(template: Template) -> None:
+    # Given the default stack
+    _, table = ledger_table(template)
+    properties = table["Properties"]
+    # Then records are keyed by id, and the index holds-by-age orders holds by holdStatus, then createdAt, with
+    # every attribute (the sweeper needs the whole record)
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "createdAt", "AttributeType": "S"},
+        {"AttributeName": "holdStatus", "AttributeType": "S"},
+        {"AttributeName": "id", "AttributeType": "S"},
+    ]
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "holds-by-age",
+            "KeySchema": [
+                {"AttributeName": "holdStatus", "KeyType": "HASH"},
+                {"AttributeName": "createdAt", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    assert HOLDS_INDEX_NAME == "holds-by-age"
+
+
+def test_ledger_is_on_demand_encrypted_restorable_and_named_by_cloudformation(template: Template) -> None:
+    # Given the default stack
+    _, table = ledger_table(template)
+    properties = table["Properties"]
+    # Then it bills per request, can be restored to any second of the last 35 days, is encrypted with the AWS
+    # managed key (like the idempotency table) and has no physical name (environments never collide)
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert "TableName" not in properties
+    # And it records payments, nothing expires
+    assert "TimeToLiveSpecification" not in properties
+
+
+@pytest.mark.parametrize(("env", "policy"), [("feature-x", "Delete"), ("main", "Retain"), ("prod", "Retain")])
+def test_ledger_follows_the_environments_removal_policy(env: str, policy: str) -> None:
+    # Given a branch environment, main or prod
+    _, table = ledger_table(Template.from_stack(stack_for(env)))
+    # Then the ledger is deleted with a branch stack and kept where removalPolicy is retain
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == (policy, policy)
+    # And a kept ledger is protected against deletion too
+    assert table["Properties"].get("DeletionProtectionEnabled", False) is (policy == "Retain")
+
+
+def test_stack_outputs_the_ledger_table_name(template: Template) -> None:
+    # Given the default stack
+    table_id, _ = ledger_table(template)
+    # Then operators and local mode find the table through the PaymentLedgerTableName output
+    template.has_output(
+        "PaymentLedgerTableName", {"Value": {"Ref": table_id}, "Description": Match.string_like_regexp("ledger")}
+    )
+
+
+def test_environment_names_the_table_and_the_index(stack: PaymentStack) -> None:
+    # Given the stack's ledger
+    ledger = stack.ledger
+    # Then the variables the functions find it by are the runtime's names: the table's name and the index's
+    resolved = stack.resolve(ledger.environment)
+    table_id = stack.get_logical_id(cast(CfnElement, ledger.table.node.default_child))
+    assert resolved == {"LEDGER_TABLE_NAME": {"Ref": table_id}, "LEDGER_HOLDS_INDEX_NAME": "holds-by-age"}
+    assert ledger.holds_index_name == "holds-by-age"
+
+
+def test_grant_read_allows_get_item_on_the_table_only() -> None:
+    # Given a role in the stack (a managed policy, as the app's roles)
+    stack = stack_for()
+    role = ManagedPolicyRole(stack, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="x")
+    # When it is granted reading
+    assert stack.ledger.grant_read(role).success
+    template = Template.from_stack(stack)
+    # Then it may GetItem on the ledger table, not on its index and nothing else
+    table_id, _ = ledger_table(template)
+    role_id = stack.get_logical_id(cast(CfnElement, role.node.default_child))
+    assert statements_of_role(template, role_id) == [
+        {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [table_id, "Arn"]}}
+    ]

@@ -19,7 +19,7 @@ import pytest
 
 from lambdas.payment_api.domain import Payment, PaymentRequest, Refund
 from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
-from lambdas.payment_api.errors import ProviderUnavailable
+from lambdas.payment_api.errors import PaymentConflict, ProviderUnavailable
 from lambdas.payment_api.hold_sweep import PAGE_SIZE, RELEASE_RESERVE_MILLIS, SweepReport, sweep
 from lambdas.payment_api.ledger import (
     EntrySource,
@@ -242,6 +242,30 @@ def test_a_hold_that_moved_on_meanwhile_keeps_its_state_and_counts_as_settled(
     assert record.status is status
     assert (record.history[-1].source, record.history[-1].reason) == (EntrySource.PROVIDER, "provider_state")
     assert holds_left(ledger) == []
+
+
+@dataclass
+class RefusingReleases(FakeProvider):
+    """A FakeProvider that refuses every release although the payment is still a hold (e.g. a PaymentIntent that
+    is ``processing``)."""
+
+    def release(self, payment_id: str, *, idempotency_key: str) -> Refund:
+        self.calls.append(("release", PaymentRequest(payment_id=payment_id, amount=None), idempotency_key))
+        raise PaymentConflict("the payment cannot be cancelled now", code="payment_state_conflict")
+
+
+def test_a_refused_release_of_what_is_still_a_hold_is_a_failure_not_settled(ledger: DynamoDBLedger) -> None:
+    # Given an abandoned hold whose release the provider refuses, while it still reports a hold
+    provider = RefusingReleases()
+    service = PaymentService(provider, ledger, clock=lambda: NOW)
+    recorded = hold(ledger, "pi_processing", age=timedelta(hours=2))
+    # When the sweeper runs
+    report = run(ledger, service)
+    # Then it is counted as failed (the next run tries again), not as settled elsewhere, and the record is kept
+    assert report == SweepReport(examined=1, released=0, settled=0, failed=1, out_of_time=False)
+    assert provider.reads == ["pi_processing"]
+    assert stored(ledger, "pi_processing") == recorded
+    assert holds_left(ledger) == ["pi_processing"]
 
 
 @dataclass
@@ -509,8 +533,9 @@ def test_a_backlog_of_2000_abandoned_holds_drains_over_several_runs_none_timing_
     # beyond the holds it released
     assert "Scan" not in sweep_operations
     assert set(sweep_operations) == {"Query", "UpdateItem"}
-    assert all((query["IndexName"], query["Limit"]) == (HOLDS_INDEX, PAGE_SIZE) for query in queries)
-    assert all(read <= report.examined + PAGE_SIZE for read, report in zip(items_read, reports, strict=True))
+    assert {(query["IndexName"], query["Limit"]) for query in queries} == {(HOLDS_INDEX, PAGE_SIZE)}
+    read_ahead = [read - report.examined for read, report in zip(items_read, reports, strict=True)]
+    assert max(read_ahead) <= PAGE_SIZE, read_ahead
     assert sweep_operations.count("UpdateItem") == backlog
 
 
@@ -533,11 +558,15 @@ def emf_blobs(stdout: str, metric: str) -> list[dict[str, Any]]:
 def test_the_sweeper_function_releases_counts_and_answers_its_report(
     sweeper_module: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the function's own ledger with two abandoned holds and a young one, and a provider that fails to
+    # Given the function's own ledger with three abandoned holds and a young one, and a provider that fails to
     # release one of the abandoned holds
     sweeper_ledger = cast("DynamoDBLedger", sweeper_module.ledger)
     now = datetime.now(tz=UTC)
-    for payment_id, age in (("ch_abandoned", timedelta(hours=2)), ("ch_unreachable", timedelta(hours=1))):
+    for payment_id, age in (
+        ("ch_abandoned", timedelta(hours=2)),
+        ("pi_abandoned", timedelta(hours=1, minutes=30)),
+        ("ch_unreachable", timedelta(hours=1)),
+    ):
         sweeper_ledger.create(new_hold(payment_id, age=age, now=now))
     sweeper_ledger.create(new_hold("ch_young", age=timedelta(minutes=5), now=now))
     provider = FailingReleases(failing={"ch_unreachable"})
@@ -547,16 +576,17 @@ def test_the_sweeper_function_releases_counts_and_answers_its_report(
     # When the scheduler invokes it
     answer = sweeper_module.handler({"source": "aws.scheduler"}, context)
     # Then it answers its report
-    assert answer == {"examined": 2, "released": 1, "settled": 0, "failed": 1, "outOfTime": False}
-    record = stored(sweeper_ledger, "ch_abandoned")
-    assert (record.status, record.reason) == (S.RELEASED, "abandoned")
-    assert record.history[-1].request_id == context.aws_request_id
+    assert answer == {"examined": 3, "released": 2, "settled": 0, "failed": 1, "outOfTime": False}
+    for payment_id in ("ch_abandoned", "pi_abandoned"):
+        record = stored(sweeper_ledger, payment_id)
+        assert (record.status, record.reason) == (S.RELEASED, "abandoned")
+        assert record.history[-1].request_id == context.aws_request_id
     assert stored(sweeper_ledger, "ch_unreachable").status is S.AUTHORIZED
     assert stored(sweeper_ledger, "ch_young").status is S.AUTHORIZED
     # And it emitted what was released, by reason, and what failed
     stdout = capsys.readouterr().out
     emitted = metrics_emitted(stdout)
-    assert emitted[(NAMESPACE, "HoldsReleased")] == [1.0]
+    assert emitted[(NAMESPACE, "HoldsReleased")] == [2.0]
     assert emitted[(NAMESPACE, "HoldReleaseFailed")] == [1.0]
     [released] = emf_blobs(stdout, "HoldsReleased")
     assert released["reason"] == "abandoned"

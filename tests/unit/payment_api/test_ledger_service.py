@@ -387,6 +387,22 @@ def test_the_booking_a_capture_is_for_is_recorded(
     assert (record.status, record.booking) == (S.REFUNDED, BOOKING)
 
 
+@pytest.mark.parametrize("path", ["/capture", "/refund"])
+def test_a_request_for_another_booking_is_409_booking_mismatch(
+    api_module: ModuleType, fake_provider: FakeProvider, ledger: DynamoDBLedger, path: str
+) -> None:
+    # Given a payment captured for booking bk_4711
+    payment_id = charge(api_module)
+    assert send(api_module, "/capture", {"chargeId": payment_id, **BOOKING_FIELDS}).status == 200
+    before = stored(ledger, payment_id)
+    # When another booking's workflow captures or refunds the same charge
+    answer = send(api_module, path, {"chargeId": payment_id, "bookingId": "bk_other"}, key="bk_other-step")
+    # Then it is refused before anything else is decided, and neither the provider nor the record is touched
+    assert (answer.status, answer.body["code"]) == (409, "booking_mismatch"), answer.body
+    assert [called for called, _, _ in fake_provider.calls] == ["authorize", "capture"]
+    assert stored(ledger, payment_id) == before
+
+
 def test_the_booking_a_release_is_for_is_recorded(
     api_module: ModuleType, fake_provider: FakeProvider, ledger: DynamoDBLedger
 ) -> None:

@@ -347,6 +347,33 @@ def test_a_stale_capture_costs_exactly_one_extra_get(
     assert (record.status, record.history[-1].source) == (S.CAPTURED, EntrySource.PROVIDER)
 
 
+def test_a_stale_capture_is_answered_from_the_corrected_record(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, ledger: DynamoDBLedger
+) -> None:
+    # Given a PaymentIntent hold the ledger records, which Stripe let lapse meanwhile (cancelled automatically)
+    payment_id = hold_recorded(stripe_backed_api, fake_stripe, intent=True)
+    fake_stripe.routes[("POST", f"{INTENT_PATH}/capture")] = stripe_error(
+        400,
+        "invalid_request_error",
+        "payment_intent_unexpected_state",
+        "This PaymentIntent could not be captured because it has a status of canceled.",
+    )
+    fake_stripe.routes[("GET", INTENT_PATH)] = (
+        200,
+        {**intent_object(status="canceled"), "cancellation_reason": "automatic"},
+    )
+    # When Collect captures it
+    status, _, answer = stripe_backed_api.post("/capture", {"chargeId": payment_id})
+    # Then the client learns why from the corrected record (the authorisation expired), not Stripe's generic refusal
+    assert (status, answer["code"]) == (409, "authorization_expired"), answer
+    assert [(call.method, call.path) for call in fake_stripe.calls] == [
+        ("POST", f"{INTENT_PATH}/capture"),
+        ("GET", INTENT_PATH),
+    ]
+    record = stored(ledger, payment_id)
+    assert (record.status, record.history[-1].source) == (S.EXPIRED, EntrySource.PROVIDER)
+
+
 def test_a_stale_release_costs_one_extra_get_and_the_money_is_refunded(
     stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, ledger: DynamoDBLedger
 ) -> None:

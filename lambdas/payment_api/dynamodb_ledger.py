@@ -52,9 +52,9 @@ from lambdas.payment_api.ledger import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef, QueryInputTypeDef
 
-__all__ = ["DynamoDBLedger"]
+__all__ = ["DynamoDBLedger", "table_definition"]
 
 # Item attributes (entries reuse STATUS, the two amounts and REASON).
 ID = "id"
@@ -86,6 +86,33 @@ IDEMPOTENCY_KEY = "idempotencyKey"
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def table_definition(table_name: str, holds_index_name: str) -> CreateTableInputTypeDef:
+    """The CreateTable request for the layout this adapter reads and writes: what the payment stack declares (a test
+    compares the two), and what tests and benchmarks create their table from."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [{"AttributeName": ID, "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": ID, "AttributeType": "S"},
+            {"AttributeName": HOLD_STATUS, "AttributeType": "S"},
+            {"AttributeName": CREATED_AT, "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": holds_index_name,
+                "KeySchema": [
+                    {"AttributeName": HOLD_STATUS, "KeyType": "HASH"},
+                    {"AttributeName": CREATED_AT, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 # ``status`` is a DynamoDB reserved word; the other names may appear in expressions as they are.
 STATUS_NAME = {"#status": STATUS}
 CREATE_CONDITION = f"attribute_not_exists({ID})"

@@ -34,7 +34,10 @@ class PaymentProvider(Protocol):
         ...
 
     def release(self, payment_id: str, *, idempotency_key: str) -> Refund:
-        """Release an uncaptured hold whole (a charge is refunded, a PaymentIntent cancelled)."""
+        """Release an uncaptured hold whole (a charge is refunded, a PaymentIntent cancelled).
+
+        ``PaymentConflict`` when the payment was captured meanwhile: a release never gives back captured money.
+        """
         ...
 
     def retrieve(self, payment_id: str) -> Payment:

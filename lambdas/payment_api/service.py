@@ -168,7 +168,12 @@ class PaymentService:
             self._ledger.create(new_payment)
         except LedgerError:
             self._release_unrecorded(payment, key)
-            raise LedgerStoreUnavailable("the payment could not be recorded and was not taken; retry later") from None
+            # A retry with the same key would get the released hold back from the provider's idempotency: the
+            # client has to start again.
+            raise LedgerStoreUnavailable(
+                "the payment could not be recorded and its hold was released: start the payment again with a new "
+                "Idempotency-Key"
+            ) from None
         return payment_view(payment, fallback_email=request.email)
 
     def _release_unrecorded(self, payment: Payment, key: str) -> None:

@@ -177,7 +177,13 @@ class StripeProvider:
                     currency=cancelled["currency"],
                     status=cancelled["status"],
                 )
-            # Refunding an uncaptured charge is how Stripe releases its hold, always for the whole amount.
+            # Refunding an uncaptured charge is how Stripe releases its hold, always for the whole amount. The Charges
+            # API has no release that a capture makes fail (a PaymentIntent's cancel is refused once captured): a
+            # refund of a charge captured behind the ledger's back (the Dashboard) would give the fare back. So this
+            # one release reads the charge first, and a captured one is refused as Stripe refuses a late cancel.
+            charge = _call(client, "get", f"/v1/charges/{_quoted(payment_id)}")
+            if charge.get("captured"):
+                raise PaymentConflict("the payment was already captured", code="already_captured")
             refund = _call(client, "post", "/v1/refunds", {"charge": payment_id}, idempotency_key=idempotency_key)
             return _refund(refund, payment_id=payment_id, kind="hold_released")
 

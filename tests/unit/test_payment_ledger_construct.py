@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, cast
 
 import pytest
@@ -9,6 +10,7 @@ from aws_cdk import CfnElement
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
+from lambdas.payment_api.dynamodb_ledger import table_definition
 from payment_stack.app_builder import build_app
 from payment_stack.payment_ledger import HOLDS_INDEX_NAME
 from payment_stack.payment_service_stack import PaymentStack
@@ -42,28 +44,18 @@ def ledger_table(template: Template) -> tuple[str, dict[str, Any]]:
     return found
 
 
-def test_ledger_is_keyed_by_payment_id_with_the_holds_index_the_runtime_queries(template: Template) -> None:
-    # Given the default stack
+def test_ledger_is_the_layout_the_runtime_adapter_reads_and_writes(template: Template) -> None:
+    # Given the default stack, and the layout the DynamoDB adapter (the only runtime code that knows it) declares
     _, table = ledger_table(template)
     properties = table["Properties"]
+    expected = table_definition("unused", HOLDS_INDEX_NAME)
     # Then records are keyed by id, and the index holds-by-age orders holds by holdStatus, then createdAt, with
-    # every attribute (the sweeper needs the whole record)
-    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
-        {"AttributeName": "createdAt", "AttributeType": "S"},
-        {"AttributeName": "holdStatus", "AttributeType": "S"},
-        {"AttributeName": "id", "AttributeType": "S"},
-    ]
-    assert properties["GlobalSecondaryIndexes"] == [
-        {
-            "IndexName": "holds-by-age",
-            "KeySchema": [
-                {"AttributeName": "holdStatus", "KeyType": "HASH"},
-                {"AttributeName": "createdAt", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-    ]
+    # every attribute (the sweeper needs the whole record): exactly what the adapter expects
+    assert properties["KeySchema"] == expected["KeySchema"]
+    key = operator.itemgetter("AttributeName")
+    assert sorted(properties["AttributeDefinitions"], key=key) == sorted(expected["AttributeDefinitions"], key=key)
+    assert properties["GlobalSecondaryIndexes"] == expected["GlobalSecondaryIndexes"]
+    assert properties["BillingMode"] == expected["BillingMode"]
     assert HOLDS_INDEX_NAME == "holds-by-age"
 
 

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
-from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
+from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger, table_definition
 from lambdas.payment_api.ledger import (
     ALLOWED_TRANSITIONS,
     HOLD_STATUSES,
@@ -77,26 +77,7 @@ def _moto() -> Iterator[None]:
 def dynamodb(_moto: None) -> Iterator[DynamoDBClient]:
     """A client for setting up and inspecting the table, which exists empty for each test."""
     client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "holdStatus", "AttributeType": "S"},
-            {"AttributeName": "createdAt", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": HOLDS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "holdStatus", "KeyType": "HASH"},
-                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(**table_definition(TABLE, HOLDS_INDEX))
     yield client
     client.delete_table(TableName=TABLE)
 

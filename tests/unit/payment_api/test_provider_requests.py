@@ -14,6 +14,7 @@ import pytest
 
 from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
 from lambdas.payment_api.ledger import EntrySource, PaymentRecord, PaymentStatus
+from lambdas.payment_api.service import HoldOutcome
 from tests.fixtures.payment_api import ApiClient
 from tests.unit.payment_api.stripe_stub import (
     FakeStripeHttp,
@@ -287,16 +288,19 @@ def test_a_payment_intent_hold_is_released_by_cancelling_it(
     assert stored(ledger, payment_id).status is S.RELEASED
 
 
-def test_an_uncaptured_charge_is_released_by_refunding_it_without_an_amount(
+def test_an_uncaptured_charge_is_read_then_released_by_refunding_it_without_an_amount(
     stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, ledger: DynamoDBLedger
 ) -> None:
     payment_id = hold_recorded(stripe_backed_api, fake_stripe)
+    fake_stripe.routes[("GET", CHARGE_PATH)] = (200, charge_object())
     fake_stripe.routes[("POST", "/v1/refunds")] = (200, refund_object())
     status, _, answer = stripe_backed_api.post("/refund", {"chargeId": payment_id})
     assert status == 200, answer
-    call = only_request(fake_stripe)
+    # The Charges API's one release that costs a read: a refund would also give back a charge captured meanwhile
+    read, release = fake_stripe.calls
+    assert (read.method, read.path, read.idempotency_key) == ("GET", CHARGE_PATH, None)
     # No amount: Stripe releases an uncaptured charge's hold whole
-    assert (call.method, call.path, call.idempotency_key, call.params) == (
+    assert (release.method, release.path, release.idempotency_key, release.params) == (
         "POST",
         "/v1/refunds",
         "refund:ch_stub1:full:release",
@@ -304,6 +308,22 @@ def test_an_uncaptured_charge_is_released_by_refunding_it_without_an_amount(
     )
     assert answer["createdRefund"]["kind"] == "hold_released"
     assert stored(ledger, payment_id).status is S.RELEASED
+
+
+def test_a_charge_captured_behind_the_ledgers_back_is_never_released_by_a_refund(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, ledger: DynamoDBLedger, api_module: ModuleType
+) -> None:
+    # Given a hold the ledger records, then captured in the Stripe Dashboard
+    payment_id = hold_recorded(stripe_backed_api, fake_stripe)
+    fake_stripe.routes[("GET", CHARGE_PATH)] = (200, captured_charge())
+    fake_stripe.routes[("POST", "/v1/refunds")] = (200, refund_object())
+    # When the abandoned-hold sweeper releases it
+    record = stored(ledger, payment_id)
+    outcome = api_module.payment_service().release_abandoned(record, request_id="req-sweep")
+    # Then nothing is refunded: the capture stands and the record learns it
+    assert outcome is HoldOutcome.SETTLED
+    assert [call.method for call in fake_stripe.calls] == ["GET", "GET"]
+    assert stored(ledger, payment_id).status is S.CAPTURED
 
 
 # --- when the ledger cannot decide alone: one GET ------------------------------------------------------------------

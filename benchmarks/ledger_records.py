@@ -20,7 +20,7 @@ import boto3
 
 from benchmarks.functions import LEDGER_HOLDS_INDEX, LEDGER_TABLE, REGION
 from lambdas.payment_api.domain import Operation
-from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
+from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger, table_definition
 from lambdas.payment_api.ledger import EntrySource, NewPayment, PaymentStatus
 
 if TYPE_CHECKING:
@@ -38,26 +38,7 @@ def dynamodb_client(aws_url: str) -> DynamoDBClient:
 
 def create_ledger_table(client: DynamoDBClient) -> None:
     """The ledger table as the payment stack declares it (``payment_stack/payment_ledger.py``)."""
-    client.create_table(
-        TableName=LEDGER_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "holdStatus", "AttributeType": "S"},
-            {"AttributeName": "createdAt", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": LEDGER_HOLDS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "holdStatus", "KeyType": "HASH"},
-                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(**table_definition(LEDGER_TABLE, LEDGER_HOLDS_INDEX))
 
 
 def benchmark_ledger(aws_url: str) -> DynamoDBLedger:
@@ -66,9 +47,7 @@ def benchmark_ledger(aws_url: str) -> DynamoDBLedger:
 
 def record_authorized_holds(aws_url: str, payment_ids: Iterable[str]) -> None:
     """Record each payment as ``/charge`` records a hold it made: ``authorized``, its ``charge:`` idempotency key."""
-    ledger = DynamoDBLedger(
-        table_name=LEDGER_TABLE, holds_index_name=LEDGER_HOLDS_INDEX, client=dynamodb_client(aws_url)
-    )
+    ledger = benchmark_ledger(aws_url)
     for payment_id in payment_ids:
         key = f"{Operation.AUTHORIZE}:bench-charge-{payment_id}"
         ledger.create(

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local_mode.deploy import template_resources
 
@@ -82,7 +85,11 @@ class LocalScheduler:
         period = self._period_override or schedule.period_seconds
         while not self._stopped.wait(period):
             event = {"source": "local-mode.scheduler", "schedule": schedule.name}
-            self._lambda.invoke(FunctionName=schedule.function_name, Payload=json.dumps(event).encode())
+            try:
+                self._lambda.invoke(FunctionName=schedule.function_name, Payload=json.dumps(event).encode())
+            except (BotoCoreError, ClientError) as error:
+                # As EventBridge Scheduler does, a failed invocation does not stop the schedule.
+                print(f"schedule {schedule.name}: invoking {schedule.function_name} failed: {error}", file=sys.stderr)
             self.invocations[schedule.name] += 1
 
     def stop(self) -> None:

@@ -49,6 +49,8 @@ from lambdas.payment_api.provider import PaymentProvider
 from lambdas.payment_api.views import payment_view, record_view, refund_view
 
 logger = Logger(child=True)
+# Why the sweeper released a hold: the ledger's record says so, and its metric carries it as a dimension.
+ABANDONED_HOLD_REASON = "abandoned"
 # What the provider answers when a call decided from a stale record does not fit the payment's real state.
 _REFUSALS = (PaymentConflict, InvalidRequest)
 
@@ -141,7 +143,7 @@ class PaymentService:
             source=EntrySource.SWEEPER,
             request_id=request_id,
             idempotency_key=key,
-            reason="abandoned",
+            reason=ABANDONED_HOLD_REASON,
         )
         self._record_moved(transition)
         return HoldOutcome.RELEASED

@@ -21,11 +21,9 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.payment_api.hold_sweep import sweep
-from lambdas.payment_api.service import PaymentService, utc_now
+from lambdas.payment_api.service import ABANDONED_HOLD_REASON, PaymentService, utc_now
 from lambdas.payment_api.settings import SweeperSettings
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
-
-ABANDONED_REASON = "abandoned"
 
 settings = SweeperSettings.from_environ(os.environ)
 logger = Logger()
@@ -57,7 +55,7 @@ def handler(_event: Any, context: LambdaContext) -> dict[str, Any]:
         request_id=context.aws_request_id,
     )
     with single_metric(name="HoldsReleased", unit=MetricUnit.Count, value=report.released) as released:
-        released.add_dimension(name="reason", value=ABANDONED_REASON)
+        released.add_dimension(name="reason", value=ABANDONED_HOLD_REASON)
     metrics.add_metric(name="HoldReleaseFailed", unit=MetricUnit.Count, value=report.failed)
     logger.info("sweep finished", extra=report.as_dict())
     return report.as_dict()

@@ -20,7 +20,9 @@ def checkout_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
+# Package scope: local mode (and its scheduler, which fires the sweeper every minute) stops when the e2e tier ends,
+# not after the other tiers, whose sockets-off unit tests would see its threads fail.
+@pytest.fixture(scope="package")
 def local_env(tmp_path_factory: pytest.TempPathFactory, checkout_port: int) -> Iterator[LocalEnvironment]:
     # The checkout page's origin is the one the front-end would have: the only one CORS allows.
     assembly = synthesize(

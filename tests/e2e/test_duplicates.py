@@ -77,7 +77,14 @@ def test_charge_capture_and_refund_replayed_move_money_once(local_env: LocalEnvi
 def test_collect_and_refund_functions_invoked_three_times_move_money_once(local_env: LocalEnvironment) -> None:
     charge_id = charge_thrice(local_env, 5200)
     lambda_client = local_env.client("lambda")
-    state = {"outboundFlightId": "fl-dup", "customerId": "c", "chargeId": charge_id, "name": "dup", "createdAt": "t"}
+    state = {
+        "outboundFlightId": "fl-dup",
+        "customerId": "c",
+        "chargeId": charge_id,
+        "name": "dup",
+        "createdAt": "t",
+        "fare": {"amount": 5200, "currency": "EUR"},
+    }
 
     def invoke(output_key: str) -> list[Any]:
         arn = local_env.output(f"Payment-{E2E_ENV}", output_key)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from local_mode.scheduler import LocalSchedule, LocalScheduler, rate_seconds, stack_schedules
 
@@ -73,3 +74,25 @@ def test_the_scheduler_invokes_each_schedules_function_every_period() -> None:
     fired = len(lambda_client.invoked)
     time.sleep(0.05)
     assert len(lambda_client.invoked) == fired
+
+
+class FailingOnceLambda(RecordingLambda):
+    def invoke(self, *, FunctionName: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if not self.invoked:
+            self.invoked.append(("failed", {}))
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return super().invoke(FunctionName=FunctionName, Payload=Payload)
+
+
+def test_a_failed_invocation_does_not_stop_the_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a function whose first scheduled invocation fails (local AWS briefly unreachable)
+    lambda_client = FailingOnceLambda()
+    schedule = LocalSchedule(name="Sweep", function_name="sweeper", period_seconds=300)
+    scheduler = LocalScheduler([schedule], lambda_client=lambda_client, period_seconds=0.01).start()
+    deadline = time.monotonic() + 5
+    while len(lambda_client.invoked) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scheduler.stop()
+    # Then the schedule fired again, as EventBridge Scheduler would, and said what failed
+    assert [name for name, _ in lambda_client.invoked[:3]] == ["failed", "sweeper", "sweeper"]
+    assert "invoking sweeper failed" in capsys.readouterr().err

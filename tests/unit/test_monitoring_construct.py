@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
 
+from lambdas.payment_api.service import ABANDONED_HOLD_REASON
 from lambdas.shared.payment_task import COLLECT, REFUND
 from payment_stack.monitoring import (
     ABANDONED,
@@ -707,8 +708,8 @@ def test_alarmed_metric_names_are_published_by_the_runtime_code(source: str, met
 
 
 def test_released_holds_are_graphed_by_the_reason_the_sweeper_publishes() -> None:
-    # Given the sweeper's runtime module
+    # Given the sweeper's runtime module, which adds the dimension reason to HoldsReleased
     text = (PROJECT_ROOT / "lambdas/payment_api/sweeper.py").read_text()
-    # Then it adds the dimension reason with the value the dashboard reads
-    assert 'name="reason"' in text
-    assert f'"{ABANDONED}"' in text
+    assert 'add_dimension(name="reason", value=ABANDONED_HOLD_REASON)' in text
+    # Then the value it publishes is the one the dashboard and the alarm read
+    assert ABANDONED_HOLD_REASON == ABANDONED

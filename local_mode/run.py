@@ -24,7 +24,7 @@ def _usage(env: LocalEnvironment, env_name: str, checkout_url: str) -> str:
     aws = f"--endpoint-url {env.aws_endpoint}"
     return f"""
 Local mode is running (Ctrl-C stops everything):
-  payment API   {env.api_url}   (POST charge; capture/refund need SigV4)
+  payment API   {env.api_url}   (POST charge; capture, refund and GET payments/<id> need SigV4)
   local AWS     {env.aws_endpoint}  (moto; any credentials, region us-east-1)
   localstripe   {env.stripe_url}
   checkout page {checkout_url}

@@ -4,8 +4,9 @@
 loopback and keeps nothing on disk, so parallel runs never share state.
 
 It also gives localstripe what Stripe has and it lacks, so local mode exercises the service's real retry paths:
-**idempotent requests**. Stripe answers a repeated ``Idempotency-Key`` with the first answer (and refuses the key
-for other parameters); localstripe ignores the header, so a retried capture would be refused as a second capture.
+**idempotent requests**. Stripe answers a repeated ``Idempotency-Key`` with the first answer, marked
+``Idempotent-Replayed: true`` (and refuses the key for other parameters); localstripe ignores the header, so a
+retried capture would be refused as a second capture.
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.S
                     },
                     status=400,
                 )
-            return web.Response(status=stored.status, body=stored.body, content_type=stored.content_type)
+            return web.Response(
+                status=stored.status,
+                body=stored.body,
+                content_type=stored.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
         response = await handler(request)
         # Stripe keeps 4xx answers too; a 5xx may be retried for real.
         if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.status < 500:  # noqa: PLR2004

@@ -65,6 +65,8 @@ class Payment:
     # Why a PaymentIntent was cancelled (``automatic``/``expired`` when the provider let the hold lapse).
     cancellation_reason: str | None = None
     disputed: bool = False
+    # The provider answered a repeated idempotency key with its first answer: the payment may have moved on since.
+    replayed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

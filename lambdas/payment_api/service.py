@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,6 +154,8 @@ class PaymentService:
     def _authorize(self, command: Command, request: ChargeRequest) -> dict[str, Any]:
         key = command.idempotency_key
         payment = self._provider.authorize(request, idempotency_key=key)
+        if payment.replayed:
+            payment = self._still_held(payment, request_id=command.request_id)
         status = PaymentStatus.REQUIRES_ACTION if payment.requires_action else PaymentStatus.AUTHORIZED
         new_payment = NewPayment(
             payment_id=payment.id,
@@ -170,13 +173,31 @@ class PaymentService:
             self._ledger.create(new_payment)
         except LedgerError:
             self._release_unrecorded(payment, key)
-            # A retry with the same key would get the released hold back from the provider's idempotency: the
-            # client has to start again.
+            # A retry with the same key gets the released hold back from the provider's idempotency (answered 409
+            # by ``_still_held``): the client has to start again.
             raise LedgerStoreUnavailable(
                 "the payment could not be recorded and its hold was released: start the payment again with a new "
                 "Idempotency-Key"
             ) from None
         return payment_view(payment, fallback_email=request.email)
+
+    def _still_held(self, replayed: Payment, *, request_id: str | None) -> Payment:
+        """The payment behind a replayed ``/charge`` (the provider answered this key before: the first attempt's answer
+        was lost, or its record failed and its hold was released), as it is now. A hold goes on to be recorded; one
+        that is no longer held is recorded as it is (best effort) and answered 409 ``already_released``."""
+        current = self._provider.retrieve(replayed.id)
+        status = payment_state.ledger_status(current)
+        if status in HOLD_STATUSES:
+            return current
+        if status is not None:
+            with contextlib.suppress(LedgerError):
+                self._ledger.create(
+                    payment_state.backfill(current, status, provider=self._provider.name, request_id=request_id)
+                )
+        raise PaymentConflict(
+            "this payment is no longer held: start the payment again with a new Idempotency-Key",
+            code="already_released",
+        )
 
     def _release_unrecorded(self, payment: Payment, key: str) -> None:
         """A hold the ledger could not record would block the customer's money with nothing to release it."""

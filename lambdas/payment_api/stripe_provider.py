@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -102,7 +103,8 @@ class StripeProvider:
             }
             if request.description:
                 params["description"] = request.description
-            return _charge_payment(_call(client, "post", "/v1/charges", params, idempotency_key=idempotency_key))
+            created, replayed = _request(client, "post", "/v1/charges", params, idempotency_key=idempotency_key)
+            return replace(_charge_payment(created), replayed=replayed)
 
     def _chargeable_source(self, client: stripe.StripeClient, source: str) -> str:
         if self._localstripe and source.startswith("tok_"):
@@ -128,8 +130,8 @@ class StripeProvider:
             # Cards only, no redirect-based methods: so confirming needs no return_url. localstripe refuses this
             # parameter (and already accepts nothing but cards).
             params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
-        created = _call(client, "post", "/v1/payment_intents", params, idempotency_key=idempotency_key)
-        payment = _intent_payment(created)
+        created, replayed = _request(client, "post", "/v1/payment_intents", params, idempotency_key=idempotency_key)
+        payment = replace(_intent_payment(created), replayed=replayed)
         if payment.status not in ("requires_capture", "requires_action"):
             raise CardDeclined("the card was not authorised", decline_code=None)
         return payment
@@ -218,7 +220,20 @@ def _call(
     *,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """One Stripe API call; the answer's JSON object (logging Stripe's request id), ``ProviderUnavailable`` if none.
+    """One Stripe API call: the answer's JSON object (see ``_request``)."""
+    return _request(client, method, path, params, idempotency_key=idempotency_key)[0]
+
+
+def _request(
+    client: stripe.StripeClient,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """One Stripe API call: the answer's JSON object (logging Stripe's request id), ``ProviderUnavailable`` if none,
+    and whether Stripe replayed it (``Idempotent-Replayed``: the first answer to this key, perhaps stale now).
 
     ``raw_request`` (Stripe's own client: auth, encoding, errors as ``stripe.StripeError``) answers the parsed JSON;
     the typed services would also build a ``StripeObject`` tree from it, about 2 ms per answer (measured), only for
@@ -238,7 +253,8 @@ def _call(
             "stripe_status": data.get("status"),
         },
     )
-    return dict(data)
+    headers = {name.lower(): value for name, value in (response.headers or {}).items()}
+    return dict(data), headers.get("idempotent-replayed") == "true"
 
 
 def _quoted(stripe_id: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from lambdas.payment_api import handler
-from lambdas.payment_api.ledger import LedgerUnavailable, PaymentRecord, Transition
+from lambdas.payment_api.ledger import LedgerUnavailable, NewPayment, PaymentRecord, Transition
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
 
 
@@ -290,3 +290,36 @@ def test_a_capture_whose_ledger_write_fails_is_recorded_once_by_the_retry(
     assert record is not None
     assert record.status == "captured"
     assert [entry.status for entry in record.history] == ["authorized", "captured"]
+
+
+def test_a_charge_the_ledger_could_not_record_is_released_and_its_retry_is_told_to_start_again(
+    stripe_api: ApiClient, localstripe_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a ledger whose next record cannot be written
+    ledger = handler.payment_ledger
+    original_create = ledger.create
+    failures = iter([LedgerUnavailable("injected")])
+
+    def create_failing_once(payment: NewPayment) -> PaymentRecord:
+        for failure in failures:
+            raise failure
+        return original_create(payment)
+
+    monkeypatch.setattr(ledger, "create", create_failing_once)
+    key = {"Idempotency-Key": f"checkout-{uuid.uuid4().hex}"}
+    body = {**old_front_end_body("pm_card_visa"), "amount": 6100}
+    # When the front-end pre-authorises, then retries with the same key
+    first_status, _, first = stripe_api.post("/charge", body, headers=key)
+    status, _, retried = stripe_api.post("/charge", body, headers=key)
+    # Then the hold was released at once (503), and the retry, replayed by Stripe, is told to start again (409)
+    assert (first_status, first["code"]) == (503, "ledger_unavailable")
+    assert (status, retried["code"]) == (409, "already_released")
+    released = [
+        intent
+        for intent in stripe_get(localstripe_url, "payment_intents?limit=100")["data"]
+        if intent["amount"] == 6100 and intent["status"] == "canceled"
+    ]
+    assert len(released) == 1
+    record = ledger.get(released[0]["id"])
+    assert record is not None
+    assert record.status == "released"

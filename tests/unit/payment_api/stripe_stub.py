@@ -39,6 +39,8 @@ class FakeStripeHttp(stripe.HTTPClient):
     routes: dict[tuple[str, str], tuple[int, dict[str, Any]] | Exception] = field(default_factory=dict)
     calls: list[StripeCall] = field(default_factory=list)
     timeouts: list[object] = field(default_factory=list)  # what each client built on this transport was given
+    # Routes answered as Stripe answers a repeated Idempotency-Key: the first answer, marked Idempotent-Replayed.
+    replayed: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -68,7 +70,10 @@ class FakeStripeHttp(stripe.HTTPClient):
         if isinstance(answer, Exception):
             raise answer
         status, body = answer or stripe_error(404, "invalid_request_error", "resource_missing", "No such object")
-        return json.dumps(body), status, {"request-id": f"req_fake_{len(self.calls)}"}
+        headers = {"request-id": f"req_fake_{len(self.calls)}"}
+        if (method.upper(), split.path) in self.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return json.dumps(body), status, headers
 
     def request_stream(
         self,

@@ -664,6 +664,43 @@ def test_a_hold_the_ledger_cannot_record_is_released_at_once_and_the_charge_is_5
     assert ledger.get(payment_id) is None
 
 
+def test_a_charge_retried_with_the_same_key_after_its_hold_was_released_is_409_and_recorded(
+    api_module: ModuleType, fake_provider: FakeProvider, ledger: DynamoDBLedger, flaky_ledger: FlakyLedger
+) -> None:
+    # Given a charge the ledger could not record, whose hold was therefore released (503)
+    flaky_ledger.failing_creates = 1
+    assert send(api_module, "/charge", CHARGE_BODY, key="checkout-1").status == 503
+    [(_, payment_id, _)] = moved(fake_provider, "authorize")
+    # When the client retries with the same key: the provider replays its first answer (a hold)
+    retry = send(api_module, "/charge", CHARGE_BODY, key="checkout-1")
+    # Then the service looks at the payment as it is now, answers that it is no longer held, and records it so
+    assert (retry.status, retry.body["code"]) == (409, "already_released"), retry.body
+    assert "new Idempotency-Key" in retry.body["message"]
+    assert fake_provider.reads == [payment_id]
+    assert len(moved(fake_provider, "authorize")) == 1  # no second hold
+    record = stored(ledger, payment_id)
+    assert (record.status, record.history[-1].source) == (S.RELEASED, EntrySource.PROVIDER)
+
+
+def test_a_charge_replayed_while_still_held_is_recorded_and_answered_as_the_hold(
+    api_module: ModuleType, fake_provider: FakeProvider, ledger: DynamoDBLedger
+) -> None:
+    # Given a charge whose stored answer is gone (the idempotency store's record expired or was lost)
+    first = send(api_module, "/charge", CHARGE_BODY, key="checkout-2")
+    [(_, payment_id, _)] = moved(fake_provider, "authorize")
+    assert first.status == 200
+    dynamodb = boto3.client("dynamodb")
+    for item in dynamodb.scan(TableName=IDEMPOTENCY_TABLE, ProjectionExpression="id")["Items"]:
+        dynamodb.delete_item(TableName=IDEMPOTENCY_TABLE, Key={"id": item["id"]})
+    # When the client retries with the same key: the provider replays its first answer
+    retry = send(api_module, "/charge", CHARGE_BODY, key="checkout-2")
+    # Then the hold is read once (it is still held), kept as recorded, and answered
+    assert retry.status == 200, retry.body
+    assert retry.body["createdCharge"]["id"] == payment_id
+    assert fake_provider.reads == [payment_id]
+    assert stored(ledger, payment_id).status is S.AUTHORIZED
+
+
 def test_a_charge_is_503_even_when_its_unrecorded_hold_cannot_be_released(
     api_module: ModuleType,
     fake_provider: FakeProvider,

@@ -423,3 +423,21 @@ def test_a_stale_release_costs_one_extra_get_and_the_money_is_refunded(
     assert answer["createdRefund"]["kind"] == "refund"
     record = stored(ledger, payment_id)
     assert [entry.status for entry in record.history] == [S.AUTHORIZED, S.CAPTURED, S.REFUNDED]
+
+
+def test_a_replayed_charge_is_read_once_and_a_released_one_is_refused(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, ledger: DynamoDBLedger
+) -> None:
+    # Given Stripe replaying a /charge's first answer (a hold) for a PaymentIntent released since
+    fake_stripe.routes[("POST", "/v1/payment_intents")] = (200, intent_object(status="requires_capture"))
+    fake_stripe.replayed.add(("POST", "/v1/payment_intents"))
+    fake_stripe.routes[("GET", INTENT_PATH)] = (200, intent_object(status="canceled"))
+    # When the front-end's retry reaches it
+    status, _, answer = stripe_backed_api.post("/charge", METHOD_CHARGE, headers={"Idempotency-Key": "checkout-9"})
+    # Then the service read the payment as it is now (one GET) and answered that it is no longer held
+    assert (status, answer["code"]) == (409, "already_released"), answer
+    assert [(call.method, call.path) for call in fake_stripe.calls] == [
+        ("POST", "/v1/payment_intents"),
+        ("GET", INTENT_PATH),
+    ]
+    assert stored(ledger, "pi_stub1").status is S.RELEASED

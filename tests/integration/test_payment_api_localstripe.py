@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from lambdas.payment_api import handler
-from lambdas.payment_api.ledger import LedgerUnavailable, NewPayment, PaymentRecord, Transition
+from lambdas.payment_api.ledger import LedgerUnavailable
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
 
 
@@ -233,6 +233,19 @@ def stripe_post(localstripe_url: str, path: str, key: str, data: dict[str, str] 
     )
 
 
+def fail_once(monkeypatch: pytest.MonkeyPatch, ledger: Any, method: str) -> None:
+    """The handler's own ledger, whose next ``method`` call fails as DynamoDB failing would."""
+    original = getattr(ledger, method)
+    failures = iter([LedgerUnavailable("injected")])
+
+    def failing_once(argument: Any) -> Any:
+        for failure in failures:
+            raise failure
+        return original(argument)
+
+    monkeypatch.setattr(ledger, method, failing_once)
+
+
 def test_localstripe_replays_a_repeated_idempotency_key_as_stripe_does(localstripe_url: str) -> None:
     # Given a hold
     intent = stripe_post(
@@ -265,15 +278,7 @@ def test_a_capture_whose_ledger_write_fails_is_recorded_once_by_the_retry(
     _, _, created = stripe_api.post("/charge", {**old_front_end_body("pm_card_visa"), "amount": 8000})
     intent_id = created["createdCharge"]["id"]
     ledger = handler.payment_ledger
-    original_apply = ledger.apply
-    failures = iter([LedgerUnavailable("injected")])
-
-    def apply_failing_once(transition: Transition) -> PaymentRecord:
-        for failure in failures:
-            raise failure
-        return original_apply(transition)
-
-    monkeypatch.setattr(ledger, "apply", apply_failing_once)
+    fail_once(monkeypatch, ledger, "apply")
     # When Collect captures: the first answer is a retryable 503, and its retry (same key) succeeds
     key = {"Idempotency-Key": f"booking-collect-{intent_id}"}
     first_status, _, first = stripe_api.post("/capture", {"chargeId": intent_id, "amount": 8000}, headers=key)
@@ -297,15 +302,7 @@ def test_a_charge_the_ledger_could_not_record_is_released_and_its_retry_is_told_
 ) -> None:
     # Given a ledger whose next record cannot be written
     ledger = handler.payment_ledger
-    original_create = ledger.create
-    failures = iter([LedgerUnavailable("injected")])
-
-    def create_failing_once(payment: NewPayment) -> PaymentRecord:
-        for failure in failures:
-            raise failure
-        return original_create(payment)
-
-    monkeypatch.setattr(ledger, "create", create_failing_once)
+    fail_once(monkeypatch, ledger, "create")
     key = {"Idempotency-Key": f"checkout-{uuid.uuid4().hex}"}
     body = {**old_front_end_body("pm_card_visa"), "amount": 6100}
     # When the front-end pre-authorises, then retries with the same key

@@ -32,7 +32,7 @@ from lambdas.payment_api.ledger import (
 )
 from lambdas.payment_api.service import PaymentService
 from tests.api_events import FakeLambdaContext
-from tests.fixtures.payment_api import FakeProvider, create_ledger_table, sample_payment
+from tests.fixtures.payment_api import FakeProvider, FlakyLedger, create_ledger_table, sample_payment
 from tests.unit.payment_api.helpers import json_lines, metrics_emitted
 
 if TYPE_CHECKING:
@@ -306,34 +306,11 @@ def test_a_hold_the_provider_fails_to_release_is_counted_and_released_by_the_nex
     assert holds_left(ledger) == []
 
 
-@dataclass
-class FailingApplies:
-    """The real ledger, whose next ``failing`` applies fail (DynamoDB throttling)."""
-
-    inner: Ledger
-    failing: int = 0
-
-    def get(self, payment_id: str) -> PaymentRecord | None:
-        return self.inner.get(payment_id)
-
-    def create(self, payment: NewPayment) -> PaymentRecord:
-        return self.inner.create(payment)
-
-    def apply(self, transition: Transition) -> PaymentRecord:
-        if self.failing > 0:
-            self.failing -= 1
-            raise LedgerUnavailable("injected: throttled")
-        return self.inner.apply(transition)
-
-    def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
-        return self.inner.holds_created_before(cutoff, page_size=page_size)
-
-
 def test_a_release_the_ledger_fails_to_record_is_recorded_by_the_next_run_without_a_second_release(
     ledger: DynamoDBLedger, provider: FakeProvider
 ) -> None:
     # Given an abandoned hold, and a ledger whose next write fails
-    flaky = FailingApplies(ledger, failing=1)
+    flaky = FlakyLedger(ledger, failing_applies=1)
     service = PaymentService(provider, flaky, clock=lambda: NOW)
     hold(ledger, "ch_1", age=timedelta(hours=2))
     # When the sweeper runs: the provider releases the hold, the ledger cannot record it

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -32,11 +31,10 @@ from lambdas.payment_api.ledger import (
     NewPayment,
     PaymentRecord,
     PaymentStatus,
-    Transition,
 )
 from lambdas.payment_api.service import PaymentService
 from tests.api_events import FakeLambdaContext, proxy_event
-from tests.fixtures.payment_api import FakeProvider, sample_payment
+from tests.fixtures.payment_api import FakeProvider, FlakyLedger, sample_payment
 from tests.unit.payment_api.conftest import IDEMPOTENCY_TABLE
 
 S = PaymentStatus
@@ -122,34 +120,6 @@ def seed_in(ledger: Ledger, payment_id: str, status: PaymentStatus) -> PaymentRe
     taken = status not in {*HOLD_STATUSES, S.RELEASED, S.EXPIRED}
     refunded = {S.PARTIALLY_REFUNDED: 3000, S.REFUNDED: 12500}.get(status, 0)
     return seed(ledger, payment_id, status, captured=12500 if taken else 0, refunded=refunded)
-
-
-@dataclass
-class FlakyLedger:
-    """The real ledger, whose next ``failing_creates`` creates and ``failing_applies`` applies fail as DynamoDB
-    failing would (throttled, unreachable): ``LedgerUnavailable``, nothing written."""
-
-    inner: Ledger
-    failing_creates: int = 0
-    failing_applies: int = 0
-
-    def get(self, payment_id: str) -> PaymentRecord | None:
-        return self.inner.get(payment_id)
-
-    def create(self, payment: NewPayment) -> PaymentRecord:
-        if self.failing_creates > 0:
-            self.failing_creates -= 1
-            raise LedgerUnavailable("injected: the ledger could not record the payment")
-        return self.inner.create(payment)
-
-    def apply(self, transition: Transition) -> PaymentRecord:
-        if self.failing_applies > 0:
-            self.failing_applies -= 1
-            raise LedgerUnavailable("injected: the ledger could not update the payment")
-        return self.inner.apply(transition)
-
-    def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
-        return self.inner.holds_created_before(cutoff, page_size=page_size)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig
+from payment_stack.config import PaymentConfig, api_url_parameter_name
 from payment_stack.payment_api import PaymentApi
 from payment_stack.payment_function import LIVE_ALIAS_NAME, PaymentFunction
 
@@ -90,7 +90,7 @@ class BookingPaymentFunctions(Construct):
         self.api_url_parameter = ssm.StringParameter(
             self,
             "ApiUrlParameter",
-            parameter_name=f"{config.parameter_prefix}/api/url",
+            parameter_name=api_url_parameter_name(config.env_name),
             string_value=payment_api.url,
             description=f"Base URL of the payment API, stage Prod ({config.env_name})",
         )

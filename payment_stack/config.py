@@ -126,6 +126,18 @@ class PaymentConfig:
     def stripe_secret_key_parameter_name(self) -> str:
         return stripe_secret_key_parameter_name(self.env_name)
 
+    @property
+    def stripe_webhook_secret_parameter_name(self) -> str:
+        return stripe_webhook_secret_parameter_name(self.env_name)
+
+    @property
+    def event_bus_name(self) -> str:
+        return event_bus_name(self.env_name)
+
+    @property
+    def event_bus_parameter_name(self) -> str:
+        return event_bus_parameter_name(self.env_name)
+
 
 def parameter_prefix(env_name: str) -> str:
     """Root of an environment's SSM parameters, e.g. ``/main/service/payment``."""
@@ -137,9 +149,30 @@ def function_parameter_name(env_name: str, function: str) -> str:
     return f"{parameter_prefix(env_name)}/function/{function}"
 
 
+def api_url_parameter_name(env_name: str) -> str:
+    """The String parameter holding the payment API's base URL (stage ``Prod``, ending in ``/``)."""
+    return f"{parameter_prefix(env_name)}/api/url"
+
+
 def stripe_secret_key_parameter_name(env_name: str) -> str:
     """The SecureString operators put the Stripe secret key in; the service only reads it."""
     return f"{parameter_prefix(env_name)}/stripe/secretKey"
+
+
+def stripe_webhook_secret_parameter_name(env_name: str) -> str:
+    """The SecureString operators put the Stripe webhook endpoint's signing secret in (``whsec_...``; during a
+    rotation, both secrets separated by a comma); the service only reads it."""
+    return f"{parameter_prefix(env_name)}/stripe/webhookSecret"
+
+
+def event_bus_name(env_name: str) -> str:
+    """The EventBridge bus the payment service publishes its payment events on, e.g. ``payment-main``."""
+    return f"payment-{env_name}"
+
+
+def event_bus_parameter_name(env_name: str) -> str:
+    """The String parameter holding the payment event bus's name, for other services to find it."""
+    return f"{parameter_prefix(env_name)}/events/bus"
 
 
 def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfig:

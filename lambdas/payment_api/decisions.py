@@ -20,6 +20,7 @@ _NOT_CAPTURABLE = {
     S.CAPTURED: ("already_captured", "the payment was already captured"),
     S.PARTIALLY_REFUNDED: ("already_captured", "the payment was already captured"),
     S.DISPUTED: ("already_captured", "the payment was already captured"),
+    S.REFUND_FAILED: ("already_captured", "the payment was already captured"),
     S.REFUNDED: ("already_refunded", "the payment was refunded or released and cannot be captured"),
     S.RELEASED: ("already_released", "the payment was released and cannot be captured"),
     S.EXPIRED: ("authorization_expired", "the authorisation expired and cannot be captured"),

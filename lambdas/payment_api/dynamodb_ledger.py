@@ -1,34 +1,14 @@
-"""The payment ledger (``lambdas.payment_api.ledger``) on DynamoDB: the only code that knows the table's layout.
-
-One item per payment, keyed by ``id`` (S, the payment id; no sort key):
-
-- ``status`` (S), ``provider`` (S), ``currency`` (S, lower case), ``authorizedAmount``, ``capturedAmount``,
-  ``refundedAmount`` (N), ``createdAt``, ``updatedAt`` (S: ISO 8601 UTC with microseconds, fixed width, so the
-  strings sort by time), ``booking`` (M of optional S ``bookingId``, ``customerId``, ``execution``; absent when
-  unknown), ``reason`` (S, optional);
-- ``history`` (L of M, oldest first), each entry: ``entryId``, ``status``, ``at``, ``amount``, ``refundedDelta``,
-  ``source``, and when known ``capturedAmount``, ``authorizedAmount``, ``requestId``, ``idempotencyKey``,
-  ``reason``;
-- ``entryIds`` (SS): every entry's id, which ``apply``'s condition checks so that a replay writes nothing;
-- ``holdStatus`` (S): equal to ``status`` while it is in ``HOLD_STATUSES``, absent otherwise. It is the partition
-  key of the sparse index the sweeper reads (the stack's ``holds-by-age``: sort key ``createdAt``, projection ALL),
-  so a payment leaves the index in the same write that moves it out of a hold.
-
-Why entries store deltas: ``apply`` is one conditional UpdateItem with no read first, so it knows neither the
-status it moves from nor the refunded total it adds to. An entry stores what its transition knows, and reading
-rebuilds each ``HistoryEntry``'s ``previous_status`` and totals by replaying the history from zero: a stored
-``capturedAmount``/``authorizedAmount`` replaces the running value, ``refundedDelta`` adds to it, and the previous
-status is the entry before's. The first entry stores both amounts, the initial refunded total as its delta and the
-authorised amount as its ``amount``. The append shares its write with the status condition, so the history's order
-is the order in which the status changed.
+"""The payment ledger (``lambdas.payment_api.ledger``) on DynamoDB: with ``ledger_items`` (the item layout:
+attributes, history entries, the sparse ``holdStatus`` of the holds index), the only code that knows the table.
 
 DynamoDB calls: ``get`` one GetItem, ``create`` one PutItem, ``apply`` one UpdateItem (one GetItem instead when no
-status may move to the target), ``holds_created_before`` one Query per page of each hold status.
+status may move to the target), ``record_fraud_warning`` one UpdateItem, ``holds_created_before`` one Query per page
+of each hold status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -37,9 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdas.payment_api.ledger import (
     ALLOWED_TRANSITIONS,
     HOLD_STATUSES,
-    BookingContext,
-    EntrySource,
-    HistoryEntry,
+    FraudWarningNote,
     LedgerUnavailable,
     NewPayment,
     PaymentRecord,
@@ -49,6 +27,32 @@ from lambdas.payment_api.ledger import (
     TransitionRefused,
     allowed_sources,
 )
+from lambdas.payment_api.ledger_items import (
+    AT,
+    AUTHORIZED_AMOUNT,
+    BOOKING,
+    CAPTURED_AMOUNT,
+    CREATED_AT,
+    CURRENCY,
+    DISPUTE,
+    ENTRY_IDS,
+    FRAUD_WARNING,
+    HISTORY,
+    HOLD_STATUS,
+    ID,
+    PROVIDER,
+    REASON,
+    REFUNDED_AMOUNT,
+    STATUS,
+    UPDATED_AT,
+    booking_value,
+    dispute_value,
+    entry_value,
+    fraud_warning_value,
+    number,
+    record_from_item,
+    timestamp,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,36 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DynamoDBLedger", "table_definition"]
 
-# Item attributes (entries reuse STATUS, the two amounts and REASON).
-ID = "id"
-STATUS = "status"
-PROVIDER = "provider"
-CURRENCY = "currency"
-AUTHORIZED_AMOUNT = "authorizedAmount"
-CAPTURED_AMOUNT = "capturedAmount"
-REFUNDED_AMOUNT = "refundedAmount"
-CREATED_AT = "createdAt"
-UPDATED_AT = "updatedAt"
-BOOKING = "booking"
-REASON = "reason"
-HISTORY = "history"
-ENTRY_IDS = "entryIds"
-HOLD_STATUS = "holdStatus"
-# Booking map fields.
-BOOKING_ID = "bookingId"
-CUSTOMER_ID = "customerId"
-EXECUTION = "execution"
-# History entry attributes.
-ENTRY_ID = "entryId"
-AT = "at"
-AMOUNT = "amount"
-REFUNDED_DELTA = "refundedDelta"
-SOURCE = "source"
-REQUEST_ID = "requestId"
-IDEMPOTENCY_KEY = "idempotencyKey"
-
 CONDITION_FAILED = "ConditionalCheckFailedException"
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def table_definition(table_name: str, holds_index_name: str) -> CreateTableInputTypeDef:
@@ -116,6 +91,7 @@ def table_definition(table_name: str, holds_index_name: str) -> CreateTableInput
 # ``status`` is a DynamoDB reserved word; the other names may appear in expressions as they are.
 STATUS_NAME = {"#status": STATUS}
 CREATE_CONDITION = f"attribute_not_exists({ID})"
+NOTE_CONDITION = f"attribute_exists({ID}) AND NOT contains({ENTRY_IDS}, :entryId)"
 HOLDS_KEY_CONDITION = f"{HOLD_STATUS} = :holdStatus AND {CREATED_AT} < :cutoff"
 # A fixed order, so the sweeper reads the holds the same way on every run.
 HOLD_QUERY_ORDER = tuple(sorted(HOLD_STATUSES))
@@ -164,13 +140,13 @@ class DynamoDBLedger:
     def get(self, payment_id: str) -> PaymentRecord | None:
         """The record of ``payment_id`` (a strongly consistent read), or ``None`` when the table has no item."""
         item = self._get_item(payment_id)
-        return None if item is None else _record(item)
+        return None if item is None else record_from_item(item)
 
     def create(self, payment: NewPayment) -> PaymentRecord:
         """Put the first item of ``payment``, unless one exists; returns the record written, or else the existing
         one unchanged (taken from the failed condition: no second read). An empty ``booking`` is stored as none."""
-        now = _timestamp(self._clock())
-        entry = _entry(
+        now = timestamp(self._clock())
+        entry = entry_value(
             entry_id=payment.entry_id,
             status=payment.status,
             at=now,
@@ -188,10 +164,10 @@ class DynamoDBLedger:
             STATUS: {"S": payment.status},
             PROVIDER: {"S": payment.provider},
             CURRENCY: {"S": payment.currency.lower()},
-            AUTHORIZED_AMOUNT: _number(payment.authorized_amount),
-            CAPTURED_AMOUNT: _number(payment.captured_amount),
-            REFUNDED_AMOUNT: _number(payment.refunded_amount),
-            CREATED_AT: {"S": _timestamp(payment.created_at)},
+            AUTHORIZED_AMOUNT: number(payment.authorized_amount),
+            CAPTURED_AMOUNT: number(payment.captured_amount),
+            REFUNDED_AMOUNT: number(payment.refunded_amount),
+            CREATED_AT: {"S": timestamp(payment.created_at)},
             UPDATED_AT: {"S": now},
             HISTORY: {"L": [entry]},
             ENTRY_IDS: {"SS": [payment.entry_id]},
@@ -199,7 +175,7 @@ class DynamoDBLedger:
         if payment.status in HOLD_STATUSES:
             item[HOLD_STATUS] = {"S": payment.status}
         if payment.booking is not None and not payment.booking.empty:
-            item[BOOKING] = _booking_value(payment.booking)
+            item[BOOKING] = booking_value(payment.booking)
         if payment.reason is not None:
             item[REASON] = {"S": payment.reason}
         failure = f"the ledger could not record payment {payment.payment_id}"
@@ -215,10 +191,10 @@ class DynamoDBLedger:
         except BotoCoreError:
             raise LedgerUnavailable(failure) from None
         else:
-            return _record(item)
+            return record_from_item(item)
         if existing is None:  # DynamoDB returns the item; a store that ignores ALL_OLD must not make us invent one
             raise LedgerUnavailable(failure)
-        return _record(existing)
+        return record_from_item(existing)
 
     def apply(self, transition: Transition) -> PaymentRecord:
         """Move the record to ``transition.status`` and append the entry, in one UpdateItem whose condition checks
@@ -232,10 +208,10 @@ class DynamoDBLedger:
         condition = APPLY_CONDITIONS.get(target)
         if condition is None:  # no status may move to the target: the read only says which refusal it is
             return _not_applied(self._get_item(transition.payment_id), transition)
-        entry = _entry(
+        entry = entry_value(
             entry_id=transition.entry_id,
             status=target,
-            at=_timestamp(transition.at),
+            at=timestamp(transition.at),
             amount=transition.amount,
             refunded_delta=transition.refunded_delta,
             source=transition.source,
@@ -244,6 +220,8 @@ class DynamoDBLedger:
             reason=transition.reason,
             captured_amount=transition.captured_amount,
             authorized_amount=transition.authorized_amount,
+            occurred_at=transition.occurred_at,
+            dispute=transition.dispute,
         )
         values: dict[str, Any] = {
             **SOURCE_VALUES[target],
@@ -260,21 +238,7 @@ class DynamoDBLedger:
             sets.append(f"{HOLD_STATUS} = :status")
         else:
             removes.append(HOLD_STATUS)
-        if transition.captured_amount is not None:
-            sets.append(f"{CAPTURED_AMOUNT} = :captured")
-            values[":captured"] = _number(transition.captured_amount)
-        if transition.authorized_amount is not None:
-            sets.append(f"{AUTHORIZED_AMOUNT} = :authorized")
-            values[":authorized"] = _number(transition.authorized_amount)
-        if transition.booking is not None and not transition.booking.empty:
-            sets.append(f"{BOOKING} = :booking")
-            values[":booking"] = _booking_value(transition.booking)
-        if transition.reason is not None:
-            sets.append(f"{REASON} = :reason")
-            values[":reason"] = {"S": transition.reason}
-        if transition.refunded_delta != 0:
-            adds.append(f"{REFUNDED_AMOUNT} :refundedDelta")
-            values[":refundedDelta"] = _number(transition.refunded_delta)
+        _set_given_fields(transition, sets, adds, values)
         update = f"SET {', '.join(sets)} ADD {', '.join(adds)}"
         if removes:
             update += f" REMOVE {', '.join(removes)}"
@@ -295,8 +259,57 @@ class DynamoDBLedger:
         except BotoCoreError:
             raise LedgerUnavailable(failure) from None
         else:
-            return _record(response["Attributes"])
+            return record_from_item(response["Attributes"])
         return _not_applied(current, transition)
+
+    def record_fraud_warning(self, note: FraudWarningNote) -> PaymentRecord:
+        """Set the record's ``fraudWarning`` and append an entry without a status (the status stays), in one
+        UpdateItem whose condition checks that the record exists and the entry is new.
+
+        Returns the record after the write, or unchanged when it already holds the entry; ``PaymentRecordMissing``
+        when there is no record (nothing written).
+        """
+        at = timestamp(note.at)
+        entry = entry_value(
+            entry_id=note.entry_id,
+            status=None,
+            at=at,
+            amount=0,
+            refunded_delta=0,
+            source=note.source,
+            reason="early_fraud_warning",
+            occurred_at=note.occurred_at,
+            fraud_warning=note.warning,
+        )
+        failure = f"the ledger could not update payment {note.payment_id}"
+        try:
+            response = self._client.update_item(
+                TableName=self._table_name,
+                Key={ID: {"S": note.payment_id}},
+                UpdateExpression=(
+                    f"SET {FRAUD_WARNING} = :warning, {UPDATED_AT} = :at, {HISTORY} = list_append({HISTORY}, :entry) "
+                    f"ADD {ENTRY_IDS} :entrySet"
+                ),
+                ConditionExpression=NOTE_CONDITION,
+                ExpressionAttributeValues={
+                    ":warning": fraud_warning_value(note.warning),
+                    ":at": {"S": at},
+                    ":entry": {"L": [entry]},
+                    ":entryId": {"S": note.entry_id},
+                    ":entrySet": {"SS": [note.entry_id]},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            current = _item_of_failed_condition(error, failure)
+        except BotoCoreError:
+            raise LedgerUnavailable(failure) from None
+        else:
+            return record_from_item(response["Attributes"])
+        if current is None:
+            raise PaymentRecordMissing(note.payment_id)
+        return record_from_item(current)
 
     def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
         """Records in a hold status created strictly before ``cutoff``, oldest first within each hold status
@@ -307,7 +320,7 @@ class DynamoDBLedger:
         """
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
-        return self._holds(_timestamp(cutoff), page_size)
+        return self._holds(timestamp(cutoff), page_size)
 
     def _holds(self, cutoff: str, page_size: int) -> Iterator[PaymentRecord]:
         for status in HOLD_QUERY_ORDER:
@@ -324,7 +337,7 @@ class DynamoDBLedger:
                     page = self._client.query(**request)
                 except (ClientError, BotoCoreError):
                     raise LedgerUnavailable("the ledger could not read the holds") from None
-                yield from map(_record, page["Items"])
+                yield from map(record_from_item, page["Items"])
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -337,6 +350,28 @@ class DynamoDBLedger:
         except (ClientError, BotoCoreError):
             raise LedgerUnavailable(f"the ledger could not read payment {payment_id}") from None
         return response.get("Item")
+
+
+def _set_given_fields(transition: Transition, sets: list[str], adds: list[str], values: dict[str, Any]) -> None:
+    """The parts of ``apply``'s update for the fields ``transition`` gives (the others stay as they are)."""
+    if transition.captured_amount is not None:
+        sets.append(f"{CAPTURED_AMOUNT} = :captured")
+        values[":captured"] = number(transition.captured_amount)
+    if transition.authorized_amount is not None:
+        sets.append(f"{AUTHORIZED_AMOUNT} = :authorized")
+        values[":authorized"] = number(transition.authorized_amount)
+    if transition.booking is not None and not transition.booking.empty:
+        sets.append(f"{BOOKING} = :booking")
+        values[":booking"] = booking_value(transition.booking)
+    if transition.reason is not None:
+        sets.append(f"{REASON} = :reason")
+        values[":reason"] = {"S": transition.reason}
+    if transition.dispute is not None:
+        sets.append(f"{DISPUTE} = :dispute")
+        values[":dispute"] = dispute_value(transition.dispute)
+    if transition.refunded_delta != 0:
+        adds.append(f"{REFUNDED_AMOUNT} :refundedDelta")
+        values[":refundedDelta"] = number(transition.refunded_delta)
 
 
 def _item_of_failed_condition(error: ClientError, failure: str) -> Mapping[str, Any] | None:
@@ -352,120 +387,7 @@ def _not_applied(item: Mapping[str, Any] | None, transition: Transition) -> Paym
     """Why ``transition`` did not apply to ``item`` (as it was when the condition was checked)."""
     if item is None:
         raise PaymentRecordMissing(transition.payment_id)
-    record = _record(item)
+    record = record_from_item(item)
     if transition.entry_id in item[ENTRY_IDS]["SS"]:
         return record
     raise TransitionRefused(record, transition.status)
-
-
-def _entry(
-    *,
-    entry_id: str,
-    status: PaymentStatus,
-    at: str,
-    amount: int,
-    refunded_delta: int,
-    source: EntrySource,
-    request_id: str | None,
-    idempotency_key: str | None,
-    reason: str | None,
-    captured_amount: int | None,
-    authorized_amount: int | None,
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        ENTRY_ID: {"S": entry_id},
-        STATUS: {"S": status},
-        AT: {"S": at},
-        AMOUNT: _number(amount),
-        REFUNDED_DELTA: _number(refunded_delta),
-        SOURCE: {"S": source},
-    }
-    for name, number in ((CAPTURED_AMOUNT, captured_amount), (AUTHORIZED_AMOUNT, authorized_amount)):
-        if number is not None:
-            entry[name] = _number(number)
-    for name, text in ((REQUEST_ID, request_id), (IDEMPOTENCY_KEY, idempotency_key), (REASON, reason)):
-        if text is not None:
-            entry[name] = {"S": text}
-    return {"M": entry}
-
-
-def _record(item: Mapping[str, Any]) -> PaymentRecord:
-    return PaymentRecord(
-        payment_id=item[ID]["S"],
-        status=PaymentStatus(item[STATUS]["S"]),
-        provider=item[PROVIDER]["S"],
-        currency=item[CURRENCY]["S"],
-        authorized_amount=int(item[AUTHORIZED_AMOUNT]["N"]),
-        captured_amount=int(item[CAPTURED_AMOUNT]["N"]),
-        refunded_amount=int(item[REFUNDED_AMOUNT]["N"]),
-        created_at=_moment(item[CREATED_AT]["S"]),
-        updated_at=_moment(item[UPDATED_AT]["S"]),
-        booking=_booking(item[BOOKING]["M"]) if BOOKING in item else None,
-        history=_history(item[HISTORY]["L"]),
-        reason=_text(item, REASON),
-    )
-
-
-def _history(entries: Sequence[Mapping[str, Any]]) -> tuple[HistoryEntry, ...]:
-    """The entries with the totals and previous status each had, replayed in order (see the module docstring)."""
-    authorized = captured = refunded = 0
-    previous: PaymentStatus | None = None
-    replayed = []
-    for value in entries:
-        entry = value["M"]
-        status = PaymentStatus(entry[STATUS]["S"])
-        if AUTHORIZED_AMOUNT in entry:
-            authorized = int(entry[AUTHORIZED_AMOUNT]["N"])
-        if CAPTURED_AMOUNT in entry:
-            captured = int(entry[CAPTURED_AMOUNT]["N"])
-        refunded += int(entry[REFUNDED_DELTA]["N"])
-        replayed.append(
-            HistoryEntry(
-                entry_id=entry[ENTRY_ID]["S"],
-                status=status,
-                previous_status=previous,
-                at=_moment(entry[AT]["S"]),
-                amount=int(entry[AMOUNT]["N"]),
-                authorized_amount=authorized,
-                captured_amount=captured,
-                refunded_amount=refunded,
-                source=EntrySource(entry[SOURCE]["S"]),
-                request_id=_text(entry, REQUEST_ID),
-                idempotency_key=_text(entry, IDEMPOTENCY_KEY),
-                reason=_text(entry, REASON),
-            )
-        )
-        previous = status
-    return tuple(replayed)
-
-
-def _booking_value(booking: BookingContext) -> dict[str, Any]:
-    fields = ((BOOKING_ID, booking.booking_id), (CUSTOMER_ID, booking.customer_id), (EXECUTION, booking.execution))
-    return {"M": {name: {"S": value} for name, value in fields if value is not None}}
-
-
-def _booking(fields: Mapping[str, Any]) -> BookingContext:
-    return BookingContext(
-        booking_id=_text(fields, BOOKING_ID),
-        customer_id=_text(fields, CUSTOMER_ID),
-        execution=_text(fields, EXECUTION),
-    )
-
-
-def _text(attributes: Mapping[str, Any], name: str) -> str | None:
-    value = attributes.get(name)
-    return None if value is None else cast("str", value["S"])
-
-
-def _number(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _timestamp(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("ledger times must be timezone-aware")
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # since Python 3.11 this reads the trailing Z as UTC

@@ -27,20 +27,26 @@ class PaymentStatus(StrEnum):
     RELEASED = "released"
     EXPIRED = "expired"
     DISPUTED = "disputed"
+    # A refund the provider reported failed (e.g. the card was closed): its amount is owed to the customer again.
+    REFUND_FAILED = "refund_failed"
 
 
 S = PaymentStatus
 # Status -> the statuses it may move to. A status missing from a value's set can never follow it: terminal states
-# (refunded, released, expired) have none. ``partially_refunded -> partially_refunded`` is a further partial refund
-# and ``disputed -> disputed`` an update of the dispute; both still need a new entry id. A hold waiting for 3-D Secure
-# may be captured directly: the customer authenticates with Stripe, not with us, so Stripe's capture is the proof.
+# (released, expired) have none. ``partially_refunded -> partially_refunded`` is a further partial refund,
+# ``disputed -> disputed`` an update of the dispute and ``refund_failed -> refund_failed`` a second failed refund;
+# each still needs a new entry id. A refund may fail after the fact (the provider says so days later), so even
+# ``refunded`` has a way out; a failed refund's money is refundable again. A customer may dispute a refunded payment
+# too. A hold waiting for 3-D Secure may be captured directly: the customer authenticates with Stripe, not with us, so
+# Stripe's capture is the proof.
 ALLOWED_TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
     S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.CAPTURED, S.RELEASED, S.EXPIRED}),
     S.AUTHORIZED: frozenset({S.CAPTURED, S.RELEASED, S.EXPIRED}),
     S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED, S.REFUND_FAILED}),
     S.DISPUTED: frozenset({S.DISPUTED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.REFUNDED: frozenset(),
+    S.REFUNDED: frozenset({S.REFUND_FAILED, S.DISPUTED}),
+    S.REFUND_FAILED: frozenset({S.REFUND_FAILED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
     S.RELEASED: frozenset(),
     S.EXPIRED: frozenset(),
 }
@@ -65,6 +71,45 @@ class EntrySource(StrEnum):
     API = "api"  # a /charge, /capture or /refund request
     SWEEPER = "sweeper"  # the abandoned-hold sweeper
     PROVIDER = "provider"  # read back from the provider: a back-fill, or a correction of a stale record
+    WEBHOOK = "webhook"  # an event the provider sent on its own (a signed webhook)
+
+
+# Dispute statuses after which the dispute is over (Stripe's: the card network decided, or an inquiry was closed).
+CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dispute:
+    """A customer's dispute (chargeback) of a captured payment, as the provider last reported it.
+
+    ``amount`` is what the customer disputes (smallest unit of the payment's currency); ``status`` is the provider's
+    (e.g. ``needs_response``, ``under_review``, ``won``, ``lost``); ``evidence_due_by`` is when our evidence must be in.
+    """
+
+    dispute_id: str
+    amount: int
+    reason: str | None
+    status: str
+    evidence_due_by: datetime | None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_DISPUTE_STATUSES
+
+    @property
+    def outcome(self) -> str | None:
+        """``won``, ``lost`` or ``warning_closed`` once the dispute is over, else ``None``."""
+        return self.status if self.closed else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FraudWarning:
+    """An early fraud warning the card issuer raised on a payment (e.g. ``made_with_stolen_card``): a dispute is
+    likely; ``actionable`` says a refund now would still avoid it."""
+
+    warning_id: str
+    fraud_type: str | None
+    actionable: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +142,11 @@ class HistoryEntry:
     request_id: str | None
     idempotency_key: str | None
     reason: str | None = None
+    # When the provider says it happened (a webhook event's creation time); ``at`` is when the ledger recorded it.
+    occurred_at: datetime | None = None
+    dispute: Dispute | None = None
+    # Set on the entry of an early fraud warning: an entry that records the warning and leaves the status as it was.
+    fraud_warning: FraudWarning | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +165,9 @@ class PaymentRecord:
     booking: BookingContext | None
     history: tuple[HistoryEntry, ...]
     reason: str | None = None
+    # The payment's latest dispute and early fraud warning, as last reported.
+    dispute: Dispute | None = None
+    fraud_warning: FraudWarning | None = None
 
     @property
     def capturable_amount(self) -> int:
@@ -157,7 +210,8 @@ class Transition:
     ``captured_amount`` replaces the record's (one capture per payment), ``refunded_delta`` is added to the refunded
     total exactly once per ``entry_id`` (partial refunds add up), and ``authorized_amount``, when given, replaces
     the authorised total (a correction from the provider). ``booking``, when given and not empty, replaces the
-    record's booking context. ``reason`` says why (e.g. ``abandoned`` for the sweeper's releases).
+    record's booking context. ``reason`` says why (e.g. ``abandoned`` for the sweeper's releases). ``dispute``, when
+    given, replaces the record's dispute; ``occurred_at`` is when the provider says the change happened.
     """
 
     payment_id: str
@@ -173,6 +227,20 @@ class Transition:
     authorized_amount: int | None = None
     booking: BookingContext | None = None
     reason: str | None = None
+    dispute: Dispute | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FraudWarningNote:
+    """An early fraud warning to record on an existing payment: a history entry (``entry_id``) that keeps the status."""
+
+    payment_id: str
+    entry_id: str
+    at: datetime
+    occurred_at: datetime | None
+    source: EntrySource
+    warning: FraudWarning
 
 
 class LedgerError(Exception):
@@ -224,6 +292,14 @@ class Ledger(Protocol):
         Raises ``TransitionRefused`` (with the current record) when ``ALLOWED_TRANSITIONS`` does not allow the move
         from the current status, ``PaymentRecordMissing`` when the record does not exist, ``LedgerUnavailable`` when
         storage fails.
+        """
+        ...
+
+    def record_fraud_warning(self, note: FraudWarningNote) -> PaymentRecord:
+        """Set the record's fraud warning and append its history entry (status unchanged), in one conditional write.
+
+        Returns the record after it; unchanged when it already holds ``note.entry_id``. Raises
+        ``PaymentRecordMissing`` when there is no record, ``LedgerUnavailable`` when storage fails.
         """
         ...
 

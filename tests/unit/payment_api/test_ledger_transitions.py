@@ -63,7 +63,7 @@ def test_every_status_has_a_row_and_every_record_may_start_in_any_status() -> No
     assert frozenset(PaymentStatus) == INITIAL_STATUSES
 
 
-@pytest.mark.parametrize("terminal", [S.REFUNDED, S.RELEASED, S.EXPIRED])
+@pytest.mark.parametrize("terminal", [S.RELEASED, S.EXPIRED])
 def test_a_terminal_status_has_no_successor(terminal: PaymentStatus) -> None:
     assert ALLOWED_TRANSITIONS[terminal] == frozenset()
     assert not any(is_allowed(terminal, target) for target in PaymentStatus)
@@ -98,6 +98,15 @@ def test_the_moves_money_depends_on() -> None:
     assert not is_allowed(S.CAPTURED, S.RELEASED)
     assert allowed_sources(S.RELEASED) == HOLD_STATUSES
     assert allowed_sources(S.EXPIRED) == HOLD_STATUSES
+
+
+def test_a_refund_may_fail_after_the_fact_and_its_money_is_refundable_again() -> None:
+    # Only money that was refunded can fail to arrive: never a hold, a bare capture or a dispute.
+    assert allowed_sources(S.REFUND_FAILED) == {S.PARTIALLY_REFUNDED, S.REFUNDED, S.REFUND_FAILED}
+    # A refunded payment is not over: its refund may fail, or the customer may dispute it anyway ...
+    assert ALLOWED_TRANSITIONS[S.REFUNDED] == {S.REFUND_FAILED, S.DISPUTED}
+    # ... and after a failed refund, a new refund (partial or whole) or a dispute may follow.
+    assert ALLOWED_TRANSITIONS[S.REFUND_FAILED] == {S.REFUND_FAILED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}
 
 
 # --- what a record's status lets it do -----------------------------------------------------------------------------

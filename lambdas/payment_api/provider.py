@@ -43,3 +43,7 @@ class PaymentProvider(Protocol):
     def retrieve(self, payment_id: str) -> Payment:
         """The payment as the provider holds it now (a back-fill, or the truth behind a refusal)."""
         ...
+
+    def refunds(self, payment_id: str) -> tuple[Refund, ...]:
+        """The refunds of a captured payment, newest first (what a refund reported by the provider alone was)."""
+        ...

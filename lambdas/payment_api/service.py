@@ -52,6 +52,7 @@ from lambdas.payment_api.views import payment_view, record_view, refund_view
 logger = Logger(child=True)
 # Why the sweeper released a hold: the ledger's record says so, and its metric carries it as a dimension.
 ABANDONED_HOLD_REASON = "abandoned"
+REFUND_ENTRY_PREFIX = "refund:"
 # What the provider answers when a call decided from a stale record does not fit the payment's real state.
 _REFUSALS = (PaymentConflict, InvalidRequest)
 
@@ -284,9 +285,11 @@ class PaymentService:
                 reason="requested",
                 **common,
             )
+        # Keyed by the provider's refund id, as a refund the provider reports on its own (webhook) is: whichever of
+        # the two records it first, the other writes nothing.
         return Transition(
             status=status_after_refund(record, refund.amount),
-            entry_id=f"refund:{command.idempotency_key}",
+            entry_id=refund_entry_id(refund.id),
             amount=refund.amount,
             refunded_delta=refund.amount,
             **common,
@@ -369,12 +372,17 @@ class PaymentService:
             raise LedgerStoreUnavailable("the payment service is temporarily unavailable; retry later") from None
 
 
+def refund_entry_id(refund_id: str) -> str:
+    """The history entry id of the provider's refund ``refund_id``, whoever records it."""
+    return f"{REFUND_ENTRY_PREFIX}{refund_id}"
+
+
 def _replayed(record: PaymentRecord, key: str) -> Decision | None:
     """Our own earlier release or refund under ``key`` whose answer was lost: the same call again (the provider
     replays it under the same key)."""
     for entry in record.history:
         if entry.entry_id == f"release:{key}":
             return Decision(action=Action.RELEASE, amount=None)
-        if entry.entry_id == f"refund:{key}":
+        if entry.entry_id.startswith(REFUND_ENTRY_PREFIX) and entry.idempotency_key == key:
             return Decision(action=Action.REFUND, amount=entry.amount)
     return None

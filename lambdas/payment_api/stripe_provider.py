@@ -197,6 +197,16 @@ class StripeProvider:
                 return _intent_payment(_call(client, "get", path, {"expand": ["latest_charge"]}))
             return _charge_payment(_call(client, "get", f"/v1/charges/{_quoted(payment_id)}"))
 
+    def refunds(self, payment_id: str) -> tuple[Refund, ...]:
+        """One list call: up to 100 refunds (Stripe's page limit; no payment of ours is refunded in 100 parts)."""
+        target = "payment_intent" if payment_id.startswith("pi_") else "charge"
+        with _translated_errors("list refunds"):
+            response = self._stripe().raw_request("get", "/v1/refunds", **{target: payment_id, "limit": 100})
+            data = response.data if isinstance(response, stripe.StripeResponse) else None
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise ProviderUnavailable("the payment provider gave an unexpected answer")
+            return tuple(_refund(refund, payment_id=payment_id, kind="refund") for refund in data["data"])
+
 
 def _refund(refund: dict[str, Any], *, payment_id: str, kind: str) -> Refund:
     try:

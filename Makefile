@@ -95,6 +95,14 @@ destroy: install check-aws ## Delete this environment's stacks from AWS
 stripe-key: install check-aws ## Store $$STRIPE_SECRET_KEY as this environment's SecureString (never echoed)
 	$(BIN)/python -m scripts.put_stripe_key $(if $(ENV),--env '$(ENV)')
 
+.PHONY: stripe-webhook-secret
+stripe-webhook-secret: install check-aws ## Store $$STRIPE_WEBHOOK_SECRET (whsec_..., or new,old) as this environment's SecureString
+	$(BIN)/python -m scripts.put_stripe_webhook_secret $(if $(ENV),--env '$(ENV)')
+
+.PHONY: stripe-webhook
+stripe-webhook: install check-aws ## Register or update this environment's Stripe webhook endpoint (stores a new secret)
+	$(BIN)/python -m scripts.register_stripe_webhook $(if $(ENV),--env '$(ENV)')
+
 .PHONY: local
 local: install ## Run the whole service locally (localstripe + moto), demo, then serve until Ctrl-C
 	$(BIN)/python -m local_mode.run

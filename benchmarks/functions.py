@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from payment_stack.config import stripe_webhook_secret_parameter_name
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGION = "eu-west-1"
 ENV_NAME = "bench"
@@ -20,6 +22,7 @@ LEDGER_HOLDS_INDEX = "holds-by-age"
 # What the stack sets (payment_stack/payment_api.py and cdk.json's defaults); never contacted during init.
 API_ENVIRONMENT = {
     "STRIPE_SECRET_KEY_PARAMETER": STRIPE_KEY_PARAMETER,
+    "STRIPE_WEBHOOK_SECRET_PARAMETER": stripe_webhook_secret_parameter_name(ENV_NAME),
     "CORS_ALLOWED_ORIGINS": "http://localhost:8080,http://127.0.0.1:8080",
     "MAX_CHARGE_AMOUNTS": json.dumps({"eur": 1000000, "gbp": 1000000, "jpy": 100000000, "usd": 1000000}),
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,

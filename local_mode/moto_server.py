@@ -6,6 +6,8 @@ What it changes in moto (pinned in requirements-dev.txt for that reason), all be
 - ``MOTO_PORT`` set, because the Step Functions interpreter calls Lambda, DynamoDB, SNS and SQS back through it.
 - SSM answering the public ``/aws/service/powertools/python/...`` parameters with a stand-in Powertools layer
   (``local_mode/powertools_layer.py``), so Collect's and Refund's layer resolves as it does on AWS.
+- DynamoDB streams keeping their records for a poller instead of invoking mapped functions themselves
+  (``keep_stream_records_for_pollers``; local mode's ``StreamPoller`` delivers them as Lambda does).
 Local-only settings are injected into functions here and never appear in a template: ``PAYMENT_API_URL`` (where a
 function has it) points at the local API front, ``STRIPE_API_BASE`` (for the function holding the Stripe key's
 parameter name) at localstripe.
@@ -25,6 +27,9 @@ import moto.stepfunctions.models
 from moto.apigateway import models as apigateway_models
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamRecord, StreamShard
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.kms import models as kms_models
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.ssm import models as ssm_models
@@ -76,6 +81,42 @@ def configure_moto(runner: LambdaRunner, port: int) -> None:
     _patch_cloudformation_properties(ssm_models.Parameter, _with_tag_list)
     _patch_cloudformation_properties(kms_models.Key, _with_kms_tag_keys)
     serve_powertools_layer_parameters()
+    keep_stream_records_for_pollers()
+
+
+# AWS lets a shard iterator expire after 15 minutes; moto keeps every one it ever handed out.
+KEPT_SHARD_ITERATORS = 1000
+
+
+def keep_stream_records_for_pollers() -> None:
+    """Make moto's DynamoDB streams behave as streams: records wait in the shard until a reader asks for them.
+
+    moto 5.2.5's ``StreamShard.add`` invokes every function mapped to the stream itself, synchronously inside the
+    write that made the record (the writer's request waits for it, the function's answer is ignored, and an item
+    with a binary attribute makes the write fail), then empties the shard, so sequence numbers (the shard's length
+    plus a base) repeat. Here ``add`` only appends the record; ``StreamPoller`` reads the shard through the
+    DynamoDB Streams API as Lambda's pollers do. ``GetRecords`` also stops moto from keeping every shard iterator:
+    a poller asks for a new one several times a second.
+    """
+
+    def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
+        view_type = (self.table.stream_specification or {})["StreamViewType"]
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        # Never cleared, so the next sequence number is always the shard's length plus its base.
+        sequence_number = len(self.items) + self.starting_sequence_number
+        self.items.append(StreamRecord(self.table, view_type, event_name, old, new, sequence_number))
+
+    original_get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+        answer = original_get_records(self, iterator_arn, limit)
+        # Oldest first (dicts keep insertion order); a reader of a dropped one gets an error, as after an expiry.
+        for stale in list(self.shard_iterators)[:-KEPT_SHARD_ITERATORS]:
+            del self.shard_iterators[stale]
+        return answer
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
 
 
 def _patch_cloudformation_properties(model: Any, transform: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

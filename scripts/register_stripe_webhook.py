@@ -20,6 +20,7 @@ import boto3
 import stripe
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
 from payment_stack.config import (
     api_url_parameter_name,
     stripe_secret_key_parameter_name,
@@ -54,13 +55,6 @@ class WebhookTarget:
     secret_parameter: str
 
 
-def webhook_event_types() -> tuple[str, ...]:
-    """The event types the API function handles: exactly the ones the endpoint is subscribed to."""
-    from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
-
-    return tuple(WEBHOOK_EVENT_TYPES)
-
-
 def make_stripe_client(api_key: str) -> stripe.StripeClient:
     """A Stripe client for ``api_key`` on api.stripe.com (the seam tests replace)."""
     return stripe.StripeClient(api_key)
@@ -81,11 +75,14 @@ def main(
         env = resolve_env_name(context_value=args.env, environ=os.environ)
         ssm = ssm or boto3.client("ssm")
         base_url = _parameter_value(
-            ssm, api_url_parameter_name(env), decrypt=False, hint=f"deploy the environment first (make deploy ENV={env})"
+            ssm,
+            api_url_parameter_name(env),
+            decrypt=False,
+            hint=f"deploy the environment first (make deploy ENV={env})",
         )
         target = WebhookTarget(
             url=base_url + WEBHOOK_PATH,
-            event_types=webhook_event_types(),
+            event_types=tuple(WEBHOOK_EVENT_TYPES),
             description=f"{DESCRIPTION_PREFIX} {env}",
             secret_parameter=stripe_webhook_secret_parameter_name(env),
         )
@@ -192,9 +189,9 @@ def _create(endpoints: stripe.WebhookEndpointService, ssm: SSMClient, target: We
         )
         return 1
     try:
-        version = ssm.put_parameter(
-            Name=target.secret_parameter, Value=secret, Type="SecureString", Overwrite=True
-        )["Version"]
+        version = ssm.put_parameter(Name=target.secret_parameter, Value=secret, Type="SecureString", Overwrite=True)[
+            "Version"
+        ]
     except (BotoCoreError, ClientError) as error:
         reason = str(error).replace(secret, "***")
         print(

@@ -23,6 +23,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "ServerlessAirline",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "STRIPE_SECRET_KEY_PARAMETER": "/test/service/payment/stripe/secretKey",
+        "STRIPE_WEBHOOK_SECRET_PARAMETER": "/test/service/payment/stripe/webhookSecret",
+        "PAYMENT_EVENT_BUS_NAME": "payment-test",
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:8080,https://shop.example",
         "MAX_CHARGE_AMOUNTS": '{"eur": 1000000, "jpy": 100000000, "usd": 1000000}',
         "IDEMPOTENCY_TABLE_NAME": "test-idempotency",

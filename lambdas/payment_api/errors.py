@@ -108,3 +108,24 @@ class LedgerStoreUnavailable(PaymentError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "ledger_unavailable"
+
+
+class WebhookSignatureInvalid(PaymentError):
+    """400: a webhook whose ``Stripe-Signature`` is missing, garbled, made with another secret, or whose timestamp is
+    outside the tolerance (a replay or a forgery). The message says nothing of which check failed."""
+
+    code = "invalid_signature"
+
+
+class WebhookRejected(PaymentError):
+    """400: a signed webhook body that is not a Stripe event (not JSON, too large, fields missing)."""
+
+    code = "invalid_event"
+
+
+class WebhookNotConfigured(PaymentError):
+    """503: the webhook signing secret is missing or unreadable (an operator has to put it in place with
+    ``make stripe-webhook-secret``); the provider retries its delivery later."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "webhook_not_configured"

@@ -1,5 +1,5 @@
 """The payment API function: ``POST /charge`` (public), ``POST /capture``, ``POST /refund`` and
-``GET /payments/{id}`` (IAM-signed).
+``GET /payments/{id}`` (IAM-signed), and ``POST /webhooks/stripe`` (public, Stripe-signed).
 
 In: API Gateway REST proxy events. Out: ``200`` with ``{"createdCharge"|"capturedCharge"|"createdRefund": {...}}``
 or ``{"payment": {...}}`` (the ledger record and its history), or ``{"message", "code"}`` with 400 (invalid
@@ -7,12 +7,15 @@ request), 402 (declined, plus ``decline_code``), 404 (unknown payment or route),
 mismatch, amount above the hold, key reuse, request in progress), 413, 415, 429 (provider rate limit), 502/504
 (provider failure/timeout) or 503 (provider not configured / idempotency store or ledger down: retry with the same
 key). Every money-moving call is idempotent: a replay of the same key returns the first result and moves no money.
+A webhook is answered ``200 {"received": true, "outcome": ...}`` once verified (also when it changes nothing), 400
+``invalid_signature``/``invalid_event`` when refused, 503 when it could not be recorded (Stripe delivers it again).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -43,9 +46,12 @@ from lambdas.payment_api.errors import (
     PaymentConflict,
     PaymentError,
     RequestInProgress,
+    WebhookRejected,
+    WebhookSignatureInvalid,
 )
-from lambdas.payment_api.service import Command, PaymentService, charge_command, payment_command
-from lambdas.payment_api.settings import IDEMPOTENCY_RECORD_SECONDS, Settings
+from lambdas.payment_api.event_recording import Outcome, ProviderEventRecorder
+from lambdas.payment_api.service import Command, PaymentService, charge_command, payment_command, utc_now
+from lambdas.payment_api.settings import IDEMPOTENCY_RECORD_SECONDS, SECRET_KEY_CACHE_SECONDS, Settings
 from lambdas.payment_api.validation import (
     parse_charge,
     parse_idempotency_key,
@@ -53,6 +59,8 @@ from lambdas.payment_api.validation import (
     parse_payment,
     parse_payment_id,
 )
+from lambdas.payment_api.webhook_events import provider_event
+from lambdas.payment_api.webhook_verification import ssm_secrets_reader, verified_event
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
 
 settings = Settings.from_environ(os.environ)
@@ -81,6 +89,9 @@ dynamodb = aws_session.client("dynamodb")
 idempotency_store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=dynamodb)
 stripe_key_parameters = SSMProvider(boto3_session=aws_session)
 payment_ledger = dynamodb_ledger(settings.ledger, client=dynamodb)
+webhook_secrets = ssm_secrets_reader(
+    settings.stripe_webhook_secret_parameter, max_age_seconds=SECRET_KEY_CACHE_SECONDS, provider=stripe_key_parameters
+)
 
 _SUCCESS_METRICS = {Operation.AUTHORIZE: "ChargeAuthorized", Operation.CAPTURE: "PaymentCaptured"}
 
@@ -96,6 +107,12 @@ def payment_service() -> PaymentService:
     return PaymentService(provider, payment_ledger)
 
 
+@functools.cache
+def event_recorder() -> ProviderEventRecorder:
+    """The webhook's recorder, sharing the service's provider (its connection pool) and the ledger."""
+    return ProviderEventRecorder(payment_ledger, payment_service().provider, clock=utc_now)
+
+
 payment_service()
 
 
@@ -104,6 +121,7 @@ def _after_snapshot_restore() -> None:
     """SnapStart: each restored environment gets its own Stripe connection pool and reads the key itself."""
     stripe_key_parameters.clear_cache()  # type: ignore[no-untyped-call]
     payment_service.cache_clear()
+    event_recorder.cache_clear()
     payment_service()
 
 
@@ -199,6 +217,34 @@ def get_payment(payment_id: str) -> dict[str, Any]:
     return payment_service().payment(parse_payment_id(payment_id))
 
 
+@app.post("/webhooks/stripe")
+def stripe_webhook() -> dict[str, Any]:
+    """A Stripe event, verified against the endpoint's secrets, recorded in the ledger once per fact."""
+    event = app.current_event
+    try:
+        payload = (event.decoded_body if event.is_base64_encoded else event.body) or ""
+    except ValueError:
+        raise WebhookRejected("the webhook body is not UTF-8") from None
+    verified = verified_event(payload, event.headers.get("stripe-signature"), webhook_secrets(), now=time.time())
+    recorded = event_recorder().record(provider_event(verified))
+    metrics.add_metric(
+        name="WebhookEventApplied" if recorded.outcome is Outcome.APPLIED else "WebhookEventIgnored",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info(
+        "webhook event received",
+        extra={
+            "event_id": verified["id"],
+            "event_type": verified["type"],
+            "outcome": str(recorded.outcome),
+            "payment_id": recorded.payment_id,
+            "status": None if recorded.status is None else str(recorded.status),
+        },
+    )
+    return {"received": True, "outcome": str(recorded.outcome)}
+
+
 def _error_response(status: int, body: dict[str, str]) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
@@ -207,6 +253,10 @@ def _error_response(status: int, body: dict[str, str]) -> Response[Any]:
 def payment_error(error: PaymentError) -> Response[Any]:
     if isinstance(error, CardDeclined):
         metrics.add_metric(name="ChargeDeclined", unit=MetricUnit.Count, value=1)
+    elif isinstance(error, WebhookSignatureInvalid):
+        metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
+    elif isinstance(error, WebhookRejected):
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     elif error.status >= HTTPStatus.INTERNAL_SERVER_ERROR or error.status == HTTPStatus.TOO_MANY_REQUESTS:
         metrics.add_metric(name="ProviderError", unit=MetricUnit.Count, value=1)
     else:

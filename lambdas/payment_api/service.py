@@ -106,6 +106,10 @@ class PaymentService:
         self._ledger = ledger
         self._clock = clock
 
+    @property
+    def provider(self) -> PaymentProvider:
+        return self._provider
+
     def execute(self, command: Command) -> dict[str, Any]:
         if command.operation is Operation.AUTHORIZE and command.charge is not None:
             return {"createdCharge": self._authorize(command, command.charge)}

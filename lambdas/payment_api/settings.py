@@ -18,6 +18,7 @@ IDEMPOTENCY_RECORD_SECONDS = 7 * 24 * 3600
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     stripe_secret_key_parameter: str
+    stripe_webhook_secret_parameter: str
     cors_allowed_origins: tuple[str, ...]
     max_charge_amounts: Mapping[str, int]
     idempotency_table_name: str
@@ -35,6 +36,7 @@ class Settings:
             raise ValueError("MAX_CHARGE_AMOUNTS must be a JSON object of currency -> positive integer")
         return cls(
             stripe_secret_key_parameter=environ["STRIPE_SECRET_KEY_PARAMETER"],
+            stripe_webhook_secret_parameter=environ["STRIPE_WEBHOOK_SECRET_PARAMETER"],
             cors_allowed_origins=origins,
             max_charge_amounts={currency.lower(): value for currency, value in amounts.items()},
             idempotency_table_name=environ["IDEMPOTENCY_TABLE_NAME"],
@@ -76,3 +78,18 @@ class SweeperSettings:
             abandoned_hold_minutes=minutes,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublisherSettings:
+    """The event publisher's configuration: the EventBridge bus it puts every ledger transition's event on."""
+
+    event_bus_name: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> PublisherSettings:
+        """Raises ``KeyError``/``ValueError`` naming the variable when the deployment is broken."""
+        name = environ["PAYMENT_EVENT_BUS_NAME"].strip()
+        if not name:
+            raise ValueError("PAYMENT_EVENT_BUS_NAME is empty")
+        return cls(event_bus_name=name)

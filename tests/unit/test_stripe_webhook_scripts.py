@@ -94,7 +94,8 @@ def test_a_rotation_pair_is_stored_normalised_over_the_old_value(
     assert stored(ssm, SECRET_PARAMETER) == (f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}", "SecureString", 2)
     out, err = capsys.readouterr()
     assert f"stored 2 webhook signing secrets at {SECRET_PARAMETER} (version 2)" in out
-    assert WEBHOOK_SECRET not in out + err and OLD_WEBHOOK_SECRET not in out + err
+    assert WEBHOOK_SECRET not in out + err
+    assert OLD_WEBHOOK_SECRET not in out + err
 
 
 @pytest.mark.parametrize(
@@ -143,8 +144,10 @@ def test_an_aws_failure_exits_1_without_the_secret(
     # When a rotation pair is put / Then exit 1 with AWS's reason, the secrets masked
     assert put_secret(monkeypatch, f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}") == 1
     out, err = capsys.readouterr()
-    assert "error: could not store the webhook secret" in err and "AccessDeniedException" in err
-    assert WEBHOOK_SECRET not in out + err and OLD_WEBHOOK_SECRET not in out + err
+    assert "error: could not store the webhook secret" in err
+    assert "AccessDeniedException" in err
+    assert WEBHOOK_SECRET not in out + err
+    assert OLD_WEBHOOK_SECRET not in out + err
 
 
 # --- make stripe-webhook ----------------------------------------------------------------------------------------
@@ -292,7 +295,8 @@ def test_a_new_endpoint_is_created_and_its_secret_stored_unprinted(
     # And its signing secret is in SSM, encrypted, and nowhere in the output
     assert stored(deployed, SECRET_PARAMETER) == (NEW_ENDPOINT_SECRET, "SecureString", 1)
     out, err = capsys.readouterr()
-    assert NEW_ENDPOINT_SECRET not in out + err and SSM_STRIPE_KEY not in out + err
+    assert NEW_ENDPOINT_SECRET not in out + err
+    assert SSM_STRIPE_KEY not in out + err
     assert f"webhook endpoint we_created2 for {WEBHOOK_URL}: created" in out
     assert f"{len(WEBHOOK_EVENT_TYPES)} event types, API version {stripe.api_version}" in out
     assert f"signing secret: SSM SecureString {SECRET_PARAMETER}" in out
@@ -341,7 +345,8 @@ def test_changed_events_and_description_are_updated_in_place(
     # And the stored secret is kept (Stripe gives an existing endpoint's secret only in the Dashboard)
     assert stored(deployed, SECRET_PARAMETER)[0] == WEBHOOK_SECRET
     out, err = capsys.readouterr()
-    assert "we_1" in out and "updated (event types, description)" in out
+    assert "we_1" in out
+    assert "updated (event types, description)" in out
     assert err == ""
 
 
@@ -375,7 +380,8 @@ def test_duplicates_on_later_pages_are_reported_not_touched(
     assert [call.path for call in fake.writes()] == ["/v1/webhook_endpoints/we_first"]
     assert duplicate["enabled_events"] == []
     out, err = capsys.readouterr()
-    assert "warning: endpoint we_dup also receives" in err and "we_first" not in err
+    assert "warning: endpoint we_dup also receives" in err
+    assert "we_first" not in err
     assert "webhook endpoint we_first" in out
 
 
@@ -388,7 +394,8 @@ def test_an_existing_endpoint_without_a_stored_secret_gets_a_fix_hint(
     out, err = capsys.readouterr()
     assert "up to date" in out
     assert f"warning: {SECRET_PARAMETER} does not exist" in err
-    assert "roll the endpoint's signing secret in the Stripe Dashboard" in err and "make stripe-webhook-secret" in err
+    assert "roll the endpoint's signing secret in the Stripe Dashboard" in err
+    assert "make stripe-webhook-secret" in err
 
 
 def test_an_endpoint_of_another_api_version_is_reported(
@@ -420,7 +427,8 @@ def test_a_secret_that_cannot_be_stored_after_creation_fails_loudly(
     out, err = capsys.readouterr()
     assert "error: the endpoint we_created1 was created, but its signing secret could not be stored" in err
     assert "AccessDeniedException" in err
-    assert "roll the endpoint's signing secret in the Stripe Dashboard" in err and "make stripe-webhook-secret" in err
+    assert "roll the endpoint's signing secret in the Stripe Dashboard" in err
+    assert "make stripe-webhook-secret" in err
     assert NEW_ENDPOINT_SECRET not in out + err
 
 
@@ -429,7 +437,8 @@ def test_an_undeployed_environment_exits_2(ssm: SSMClient, capsys: pytest.Captur
     assert register(fake) == 2
     assert fake.calls == []
     err = capsys.readouterr().err
-    assert api_url_parameter_name(ENV) in err and "deploy the environment first" in err
+    assert api_url_parameter_name(ENV) in err
+    assert "deploy the environment first" in err
 
 
 def test_a_missing_stripe_key_exits_2(ssm: SSMClient, capsys: pytest.CaptureFixture[str]) -> None:
@@ -445,5 +454,6 @@ def test_a_stripe_refusal_exits_1(deployed: SSMClient, capsys: pytest.CaptureFix
     assert register(fake) == 1
     assert fake.writes() == []
     out, err = capsys.readouterr()
-    assert "error: Stripe refused the request" in err and "Invalid API Key provided" in err
+    assert "error: Stripe refused the request" in err
+    assert "Invalid API Key provided" in err
     assert SSM_STRIPE_KEY not in out + err

@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from lambdas.payment_api.ledger import Dispute, FraudWarning, HistoryEntry, PaymentRecord, PaymentStatus
+from lambdas.payment_api.ledger import HistoryEntry, PaymentRecord, PaymentStatus
+from lambdas.payment_api.views import dispute_view, fraud_warning_view, timestamp_view
 
 SOURCE = "serverless-airline.payment"
 S = PaymentStatus
@@ -86,10 +87,10 @@ def latest_event(record: PaymentRecord) -> PaymentEvent:
         "currency": record.currency,
         "source": str(entry.source),
         "reason": entry.reason,
-        "occurredAt": _timestamp(occurred_at),
-        "recordedAt": _timestamp(entry.at),
-        "dispute": None if entry.dispute is None else _dispute(entry.dispute),
-        "fraudWarning": None if entry.fraud_warning is None else _fraud_warning(entry.fraud_warning),
+        "occurredAt": timestamp_view(occurred_at),
+        "recordedAt": timestamp_view(entry.at),
+        "dispute": None if entry.dispute is None else dispute_view(entry.dispute),
+        "fraudWarning": None if entry.fraud_warning is None else fraud_warning_view(entry.fraud_warning),
     }
     return PaymentEvent(detail_type=detail_type_of(entry), detail=detail, time=occurred_at)
 
@@ -97,22 +98,3 @@ def latest_event(record: PaymentRecord) -> PaymentEvent:
 def is_new_dispute(event: PaymentEvent) -> bool:
     """A dispute opened (not an update of one already recorded)."""
     return event.detail_type is DetailType.PAYMENT_DISPUTED and event.detail["previousStatus"] != S.DISPUTED
-
-
-def _dispute(dispute: Dispute) -> dict[str, Any]:
-    return {
-        "id": dispute.dispute_id,
-        "amount": dispute.amount,
-        "reason": dispute.reason,
-        "status": dispute.status,
-        "evidenceDueBy": None if dispute.evidence_due_by is None else _timestamp(dispute.evidence_due_by),
-        "outcome": dispute.outcome,
-    }
-
-
-def _fraud_warning(warning: FraudWarning) -> dict[str, Any]:
-    return {"id": warning.warning_id, "fraudType": warning.fraud_type, "actionable": warning.actionable}
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lambdas.payment_api.domain import Payment, Refund
-from lambdas.payment_api.ledger import BookingContext, HistoryEntry, PaymentRecord
+from lambdas.payment_api.ledger import BookingContext, Dispute, FraudWarning, HistoryEntry, PaymentRecord
 
 
 def payment_view(payment: Payment, *, fallback_email: str | None = None) -> dict[str, Any]:
@@ -58,9 +58,11 @@ def record_view(record: PaymentRecord) -> dict[str, Any]:
         "capturedAmount": record.captured_amount,
         "refundedAmount": record.refunded_amount,
         "reason": record.reason,
-        "createdAt": _timestamp(record.created_at),
-        "updatedAt": _timestamp(record.updated_at),
+        "createdAt": timestamp_view(record.created_at),
+        "updatedAt": timestamp_view(record.updated_at),
         "booking": _booking_view(record.booking),
+        "dispute": _dispute_view(record.dispute),
+        "fraudWarning": _fraud_warning_view(record.fraud_warning),
         "history": [_entry_view(entry) for entry in record.history],
     }
 
@@ -75,7 +77,7 @@ def _entry_view(entry: HistoryEntry) -> dict[str, Any]:
     return {
         "status": str(entry.status),
         "previousStatus": None if entry.previous_status is None else str(entry.previous_status),
-        "at": _timestamp(entry.at),
+        "at": timestamp_view(entry.at),
         "amount": entry.amount,
         "authorizedAmount": entry.authorized_amount,
         "capturedAmount": entry.captured_amount,
@@ -84,8 +86,36 @@ def _entry_view(entry: HistoryEntry) -> dict[str, Any]:
         "reason": entry.reason,
         "requestId": entry.request_id,
         "idempotencyKey": entry.idempotency_key,
+        "occurredAt": None if entry.occurred_at is None else timestamp_view(entry.occurred_at),
+        "dispute": _dispute_view(entry.dispute),
+        "fraudWarning": _fraud_warning_view(entry.fraud_warning),
     }
 
 
-def _timestamp(moment: datetime) -> str:
+def dispute_view(dispute: Dispute) -> dict[str, Any]:
+    """A dispute as clients and payment events show it (``outcome`` set once it is closed)."""
+    return {
+        "id": dispute.dispute_id,
+        "amount": dispute.amount,
+        "reason": dispute.reason,
+        "status": dispute.status,
+        "evidenceDueBy": None if dispute.evidence_due_by is None else timestamp_view(dispute.evidence_due_by),
+        "outcome": dispute.outcome,
+    }
+
+
+def fraud_warning_view(warning: FraudWarning) -> dict[str, Any]:
+    return {"id": warning.warning_id, "fraudType": warning.fraud_type, "actionable": warning.actionable}
+
+
+def _dispute_view(dispute: Dispute | None) -> dict[str, Any] | None:
+    return None if dispute is None else dispute_view(dispute)
+
+
+def _fraud_warning_view(warning: FraudWarning | None) -> dict[str, Any] | None:
+    return None if warning is None else fraud_warning_view(warning)
+
+
+def timestamp_view(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a ``Z``, as every time in an answer or an event."""
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

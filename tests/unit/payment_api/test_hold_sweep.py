@@ -23,6 +23,7 @@ from lambdas.payment_api.errors import PaymentConflict, ProviderUnavailable
 from lambdas.payment_api.hold_sweep import PAGE_SIZE, RELEASE_RESERVE_MILLIS, SweepReport, sweep
 from lambdas.payment_api.ledger import (
     EntrySource,
+    FraudWarningNote,
     Ledger,
     LedgerUnavailable,
     NewPayment,
@@ -340,6 +341,9 @@ class BreakingIndex:
 
     def apply(self, transition: Transition) -> PaymentRecord:
         return self.inner.apply(transition)
+
+    def record_fraud_warning(self, note: FraudWarningNote) -> PaymentRecord:
+        return self.inner.record_fraud_warning(note)
 
     def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
         for count, record in enumerate(self.inner.holds_created_before(cutoff, page_size=page_size)):

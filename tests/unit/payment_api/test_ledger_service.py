@@ -885,6 +885,8 @@ def test_a_payment_is_read_from_the_ledger_with_its_history_and_no_card_data(
         "refundedAmount": 2500,
         "reason": None,
         "booking": BOOKING_FIELDS,
+        "dispute": None,
+        "fraudWarning": None,
     }
     record = stored(ledger, payment_id)
     assert TIMESTAMP.match(view["createdAt"])
@@ -902,6 +904,9 @@ def test_a_payment_is_read_from_the_ledger_with_its_history_and_no_card_data(
             "reason": None,
             "requestId": created.request_id,
             "idempotencyKey": "charge:checkout-1",
+            "occurredAt": None,
+            "dispute": None,
+            "fraudWarning": None,
         },
         {
             "status": "captured",
@@ -914,6 +919,9 @@ def test_a_payment_is_read_from_the_ledger_with_its_history_and_no_card_data(
             "reason": None,
             "requestId": captured.request_id,
             "idempotencyKey": "capture:collect-1",
+            "occurredAt": None,
+            "dispute": None,
+            "fraudWarning": None,
         },
         {
             "status": "partially_refunded",
@@ -926,6 +934,9 @@ def test_a_payment_is_read_from_the_ledger_with_its_history_and_no_card_data(
             "reason": None,
             "requestId": refunded.request_id,
             "idempotencyKey": "refund:refund-1",
+            "occurredAt": None,
+            "dispute": None,
+            "fraudWarning": None,
         },
     ]
     assert all(TIMESTAMP.match(entry["at"]) for entry in view["history"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, cast
 

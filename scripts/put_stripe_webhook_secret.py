@@ -16,8 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from payment_stack.config import stripe_webhook_secret_parameter_name
 from payment_stack.environment import EnvironmentNameError, resolve_env_name
 
-SECRET_VARIABLE = "STRIPE_WEBHOOK_SECRET"
-SECRET_PREFIX = "whsec_"
+SECRET_VARIABLE = "STRIPE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every Stripe signing secret, not a secret
 MAX_SECRETS = 2  # the current secret and, while Stripe still signs with it, the one being rolled
 
 

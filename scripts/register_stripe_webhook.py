@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import stripe
@@ -30,12 +30,13 @@ from payment_stack.environment import EnvironmentNameError, resolve_env_name
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
+    from stripe.params import WebhookEndpointCreateParams, WebhookEndpointUpdateParams
 
 KEY_VARIABLE = "STRIPE_SECRET_KEY"
 WEBHOOK_PATH = "webhooks/stripe"  # relative to the API base URL, which ends in `/`
 DESCRIPTION_PREFIX = "serverless-airline payment"
 LIST_PAGE_SIZE = 100  # Stripe's maximum: most accounts have a handful of endpoints, one page
-ROLL_SECRET_HINT = (
+RECOVERY_HINT = (
     "roll the endpoint's signing secret in the Stripe Dashboard (Developers > Webhooks), then store it with "
     "`STRIPE_WEBHOOK_SECRET=whsec_... make stripe-webhook-secret`"
 )
@@ -125,12 +126,13 @@ def _register(endpoints: stripe.WebhookEndpointService, ssm: SSMClient, target: 
     for duplicate in duplicates:
         print(
             f"warning: endpoint {duplicate.id} also receives {target.url} and was left as it is; delete it in the "
-            f"Stripe Dashboard, or each event reaches the API once per endpoint (and is ignored after the first)",
+            f"Stripe Dashboard: each event reaches the API once per endpoint",
             file=sys.stderr,
         )
     changes, params = _changes(endpoint, target)
     if changes:
-        endpoint = endpoints.update(endpoint.id, params)
+        # cast: Stripe types event names as a closed set of literals; the handled types are plain strings.
+        endpoint = endpoints.update(endpoint.id, cast("WebhookEndpointUpdateParams", params))
         state = f"updated ({', '.join(changes)})"
     else:
         state = "up to date"
@@ -172,19 +174,19 @@ def _changes(endpoint: stripe.WebhookEndpoint, target: WebhookTarget) -> tuple[l
 
 
 def _create(endpoints: stripe.WebhookEndpointService, ssm: SSMClient, target: WebhookTarget) -> int:
-    params: Any = {
+    params: dict[str, Any] = {
         "url": target.url,
         "enabled_events": list(target.event_types),
         "api_version": stripe.api_version,
         "description": target.description,
     }
-    endpoint = endpoints.create(params)
+    endpoint = endpoints.create(cast("WebhookEndpointCreateParams", params))
     print(f"webhook endpoint {endpoint.id} for {target.url}: created")
     # Stripe returns the signing secret on creation only: if it is not stored now, the only way back is a new one.
     secret = endpoint.secret
     if not secret:
         print(
-            f"error: Stripe returned no signing secret for the new endpoint {endpoint.id}; {ROLL_SECRET_HINT}",
+            f"error: Stripe returned no signing secret for the new endpoint {endpoint.id}; {RECOVERY_HINT}",
             file=sys.stderr,
         )
         return 1
@@ -196,7 +198,7 @@ def _create(endpoints: stripe.WebhookEndpointService, ssm: SSMClient, target: We
         reason = str(error).replace(secret, "***")
         print(
             f"error: the endpoint {endpoint.id} was created, but its signing secret could not be stored at "
-            f"{target.secret_parameter} ({reason}), so the API will reject its events: {ROLL_SECRET_HINT}",
+            f"{target.secret_parameter} ({reason}), so the API will reject its events: {RECOVERY_HINT}",
             file=sys.stderr,
         )
         return 1
@@ -211,7 +213,7 @@ def _warn_unless_secret_stored(ssm: SSMClient, name: str) -> None:
         ssm.get_parameter(Name=name, WithDecryption=False)
     except ssm.exceptions.ParameterNotFound:
         print(
-            f"warning: {name} does not exist, so the API rejects every event from this endpoint: {ROLL_SECRET_HINT}",
+            f"warning: {name} does not exist, so the API rejects every event from this endpoint: {RECOVERY_HINT}",
             file=sys.stderr,
         )
 

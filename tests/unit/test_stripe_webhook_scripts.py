@@ -317,6 +317,19 @@ def test_a_second_run_changes_nothing(deployed: SSMClient, capsys: pytest.Captur
     assert err == ""
 
 
+def test_the_same_events_in_another_order_are_up_to_date(
+    deployed: SSMClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed.put_parameter(Name=SECRET_PARAMETER, Value=WEBHOOK_SECRET, Type="SecureString")
+    fake = FakeStripeWebhooks(endpoints=[endpoint_object("we_1", events=list(reversed(WEBHOOK_EVENT_TYPES)))])
+    assert register(fake) == 0
+    assert fake.writes() == []
+    out, err = capsys.readouterr()
+    assert "webhook endpoint we_1" in out
+    assert "up to date" in out
+    assert err == ""
+
+
 def test_an_environment_key_is_used_instead_of_the_stored_one(
     deployed: SSMClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -330,9 +343,9 @@ def test_an_environment_key_is_used_instead_of_the_stored_one(
 def test_changed_events_and_description_are_updated_in_place(
     deployed: SSMClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the endpoint with the webhook secret stored, but other events and an older description
+    # Given the endpoint with the webhook secret stored, but one event swapped and an older description
     deployed.put_parameter(Name=SECRET_PARAMETER, Value=WEBHOOK_SECRET, Type="SecureString")
-    endpoint = endpoint_object("we_1", events=["charge.succeeded", "charge.refunded"], description="old")
+    endpoint = endpoint_object("we_1", events=[*WEBHOOK_EVENT_TYPES[:-1], "charge.succeeded"], description="old")
     fake = FakeStripeWebhooks(endpoints=[endpoint])
     # When the command runs / Then the endpoint gets exactly the handled events, and stays enabled
     assert register(fake) == 0

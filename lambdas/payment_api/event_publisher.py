@@ -5,8 +5,9 @@ entry, so each stream record is one transition; its event (``payment_events.late
 Out: ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``. A record whose event the bus did not take
 fails, and so does every record after it in the batch (unpublished): Lambda retries from the first failure, so
 events keep their order and an event already published is not sent again by the retry of a later one. A record is
-retried until it is published or the stream drops it (24 h; then its batch goes to the dead-letter queue and the
-alarms say so); a transition is never recorded without its event being published, unless an operator is told.
+retried until it is published or 23 hours old (an hour before the stream trims it; its batch's description then
+goes to the dead-letter queue and an alarm fires): a transition is never recorded without its event being
+published, or an operator being told which one was not.
 """
 
 from __future__ import annotations

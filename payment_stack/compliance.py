@@ -107,6 +107,23 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/webhooks/stripe/POST/Resource",
+        rule="AwsSolutions-APIG4",
+        reason="POST /webhooks/stripe is where Stripe delivers its webhook events, and Stripe cannot sign requests "
+        "with SigV4 or present a user token. The function authenticates every call before it reads the event: it "
+        "verifies the Stripe-Signature header (HMAC-SHA256 of the raw body with the endpoint's signing secret, read "
+        "from SSM) and refuses stale timestamps, so an unsigned or forged call changes nothing. Stage throttling "
+        "and, in production, AWS WAF apply, and an alarm fires on repeated signature rejections.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/RestApi/Default/webhooks/stripe/POST/Resource",
+        rule="AwsSolutions-COG4",
+        reason="Stripe's webhook endpoint, see AwsSolutions-APIG4 on the same method: the caller is Stripe, "
+        "authenticated by its signature of the body, not a person of a Cognito user pool.",
+    ),
+    Suppression(
+        stack=PAYMENT,
         path="PaymentApi/RestApi/Default/capture/POST/Resource",
         rule="AwsSolutions-COG4",
         reason="Authorised with AWS_IAM (SigV4): the only caller is the Collect function, a service principal "
@@ -214,6 +231,15 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         stack=PAYMENT,
+        path="PaymentEvents/Publisher/Function/Resource",
+        rule="PCI.DSS.321-LambdaInsideVPC",
+        reason="No card data reaches this function (it reads ledger records: payment, booking and customer ids, "
+        "amounts and statuses; Stripe.js tokenises cards in the browser), it has no inbound network path (only "
+        "Lambda's event source mapping invokes it) and it reaches only the EventBridge API over HTTPS. A VPC would "
+        "add NAT gateways or VPC endpoints per environment and no isolation for data that is not there.",
+    ),
+    Suppression(
+        stack=PAYMENT,
         path="PaymentApi/Handler/Role/Policy/Resource",
         rule="AwsSolutions-IAM5",
         applies_to="Resource::*",
@@ -242,12 +268,33 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         stack=PAYMENT,
+        path="PaymentEvents/Publisher/Role/Policy/Resource",
+        rule="AwsSolutions-IAM5",
+        applies_to="Resource::*",
+        reason="X-Ray (xray:PutTraceSegments, xray:PutTelemetryRecords) for Lambda active tracing, and "
+        "dynamodb:ListStreams, which Lambda's event source mapping calls to find the ledger's stream: none of these "
+        "actions supports resource-level permissions (AWS documents Resource *). Reading the stream "
+        "(DescribeStream, GetRecords, GetShardIterator) is allowed on the ledger's stream ARN only, putting events on "
+        "the payment bus only.",
+    ),
+    Suppression(
+        stack=PAYMENT,
         path="HoldSweeper/ScheduleRole/Policy/Resource",
         rule="AwsSolutions-IAM5",
         applies_to="Resource::<SWEEPER_FUNCTION_ARN>:*",
         reason="lambda:InvokeFunction on the hold sweeper's versions and aliases (its ARN followed by :*), which "
         "CDK's EventBridge Scheduler LambdaInvoke target grants with the function itself; it names that one "
         "function only, which publishes no versions.",
+    ),
+    # --- Payment-<env>: the payment events ---------------------------------------------------------------------------
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentEvents/DeadLetterQueue/Resource",
+        rule="AwsSolutions-SQS3",
+        reason="This queue is itself the dead-letter queue: Lambda's event source mapping sends it the description "
+        "of ledger stream records the event publisher could not publish after its retries, and an alarm fires on its "
+        "first message. A dead-letter queue of its own would only move the same messages one queue further from the "
+        "alarm.",
     ),
     # --- Booking-<env> -----------------------------------------------------------------------------------------------
     Suppression(

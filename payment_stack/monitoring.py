@@ -142,6 +142,10 @@ class MonitoringThresholds:
     timed_out_executions: float = 0
     # Maximum ApproximateNumberOfMessagesVisible of the dead-letter queue over 1 minute: any message needs a human.
     dead_letter_messages: float = 0
+    # WebhookSignatureRejected of the payment API: webhook calls refused for a bad or missing Stripe signature or a
+    # stale timestamp. A few are an attacker probing the public route or a secret mid-rotation; many mean the stored
+    # webhook secret no longer matches Stripe's (every genuine event is refused) or a forgery attempt.
+    webhook_signature_rejections: float = 10
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -211,15 +215,15 @@ class PaymentMonitoring(Construct):
         _allow_alarms_to_publish(
             self.alarm_topic, env_name=env_name, components=(PAYMENT,) if alarm_topic else (PAYMENT, BOOKING)
         )
-        alarms = _Alarms(self, self.alarm_topic, env_name=env_name, component=PAYMENT)
+        alarms = Alarms(self, self.alarm_topic, env_name=env_name, component=PAYMENT)
 
         # --- payments (Collect and Refund, per operation) ------------------------------------------------------------
         payment_metrics: list[cloudwatch.IMetric] = []
         rate_metrics: list[cloudwatch.IMetric] = []
         invalid_metrics: list[cloudwatch.IMetric] = []
         for operation in OPERATIONS:
-            failed = _service_metric("FailedPayment", operation=operation)
-            successful = _service_metric("SuccessfulPayment", operation=operation)
+            failed = service_metric("FailedPayment", operation=operation)
+            successful = service_metric("SuccessfulPayment", operation=operation)
             payment_metrics += [
                 successful.with_(label=f"SuccessfulPayment {operation}"),
                 failed.with_(label=f"FailedPayment {operation}"),
@@ -235,7 +239,7 @@ class PaymentMonitoring(Construct):
                 f"More than {thresholds.failed_payment_rate_percent:g}% of {operation} payments failed in 5 minutes "
                 f"(at least {thresholds.failed_payment_min_payments} attempted)",
             )
-            invalid = _service_metric("InvalidPaymentRequest", operation=operation)
+            invalid = service_metric("InvalidPaymentRequest", operation=operation)
             invalid_metrics.append(invalid.with_(label=f"InvalidPaymentRequest {operation}"))
             alarms.add(
                 INVALID_PAYMENT_REQUESTS[operation],
@@ -262,7 +266,7 @@ class PaymentMonitoring(Construct):
             f"{thresholds.api_latency_evaluation_periods} consecutive 5-minute periods",
             evaluation_periods=thresholds.api_latency_evaluation_periods,
         )
-        provider_errors = _service_metric("ProviderError")
+        provider_errors = service_metric("ProviderError")
         alarms.add(
             PROVIDER_ERRORS,
             provider_errors,
@@ -292,7 +296,7 @@ class PaymentMonitoring(Construct):
             )
 
         # --- the hold sweeper ----------------------------------------------------------------------------------------
-        release_failed = _service_metric("HoldReleaseFailed")
+        release_failed = service_metric("HoldReleaseFailed")
         sweeper_errors = hold_sweeper.metric_errors(period=HOLD_SWEEPER_PERIOD, statistic=cloudwatch.Stats.SUM)
         sweeper_failures = cloudwatch.MathExpression(
             # A period without a run has no datapoint of either metric: counted as 0, not as missing data.
@@ -330,8 +334,8 @@ class PaymentMonitoring(Construct):
                     cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms.by_name, width=16, height=6),
                 ],
                 [
-                    _graph("Payments (Collect / Refund)", payment_metrics),
-                    _graph(
+                    graph("Payments (Collect / Refund)", payment_metrics),
+                    graph(
                         "Failed payment rate (%)",
                         rate_metrics,
                         annotations=[
@@ -340,10 +344,10 @@ class PaymentMonitoring(Construct):
                             )
                         ],
                     ),
-                    _graph("InvalidPaymentRequest", invalid_metrics),
+                    graph("InvalidPaymentRequest", invalid_metrics),
                 ],
                 [
-                    _graph(
+                    graph(
                         "API requests and errors",
                         [
                             _api_metric(api, stage, "Count", "Sum").with_(label="Requests"),
@@ -351,7 +355,7 @@ class PaymentMonitoring(Construct):
                             api_5xx.with_(label="5xx"),
                         ],
                     ),
-                    _graph(
+                    graph(
                         "API latency (ms)",
                         [
                             _api_metric(api, stage, "Latency", "p50").with_(label="Latency p50"),
@@ -360,26 +364,26 @@ class PaymentMonitoring(Construct):
                         ],
                         annotations=[self.alarms[API_LATENCY_P99].to_annotation()],
                     ),
-                    _graph(
+                    graph(
                         "Stripe (payment API metrics)",
                         [
                             provider_errors,
-                            _service_metric("ChargeDeclined"),
-                            _service_metric("UnexpectedError"),
-                            _service_metric("RejectedRequest"),
+                            service_metric("ChargeDeclined"),
+                            service_metric("UnexpectedError"),
+                            service_metric("RejectedRequest"),
                         ],
                     ),
                 ],
                 [
-                    _graph("Lambda errors", per_function("Errors", cloudwatch.Stats.SUM)),
-                    _graph("Lambda throttles", per_function("Throttles", cloudwatch.Stats.SUM)),
-                    _graph("Lambda duration p99 (ms)", per_function("Duration", cloudwatch.Stats.percentile(99))),
+                    graph("Lambda errors", per_function("Errors", cloudwatch.Stats.SUM)),
+                    graph("Lambda throttles", per_function("Throttles", cloudwatch.Stats.SUM)),
+                    graph("Lambda duration p99 (ms)", per_function("Duration", cloudwatch.Stats.percentile(99))),
                 ],
                 [
-                    _graph(
+                    graph(
                         "Holds released",
                         [
-                            _service_metric("HoldsReleased", reason=ABANDONED).with_(label="HoldsReleased abandoned"),
+                            service_metric("HoldsReleased", reason=ABANDONED).with_(label="HoldsReleased abandoned"),
                             release_failed,
                         ],
                     ),
@@ -423,7 +427,7 @@ class BookingMonitoring(Construct):
             self, booking_alarm_topic_name(env_name), f"Booking alarms ({env_name})", encryption_key=encryption_key
         )
         _allow_alarms_to_publish(self.alarm_topic, env_name=env_name, components=(BOOKING,))
-        alarms = _Alarms(self, self.alarm_topic, env_name=env_name, component=BOOKING)
+        alarms = Alarms(self, self.alarm_topic, env_name=env_name, component=BOOKING)
 
         failed = state_machine.metric_failed(period=PERIOD, statistic=cloudwatch.Stats.SUM)
         timed_out = state_machine.metric_timed_out(period=PERIOD, statistic=cloudwatch.Stats.SUM)
@@ -463,7 +467,7 @@ class BookingMonitoring(Construct):
                     cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms.by_name, width=16, height=6),
                 ],
                 [
-                    _graph(
+                    graph(
                         "Executions",
                         [
                             state_machine.metric_started(period=PERIOD, statistic=cloudwatch.Stats.SUM),
@@ -473,14 +477,14 @@ class BookingMonitoring(Construct):
                             state_machine.metric_aborted(period=PERIOD, statistic=cloudwatch.Stats.SUM),
                         ],
                     ),
-                    _graph(
+                    graph(
                         "Execution time (ms)",
                         [
                             state_machine.metric_time(period=PERIOD, statistic=cloudwatch.Stats.percentile(50)),
                             state_machine.metric_time(period=PERIOD, statistic=cloudwatch.Stats.percentile(99)),
                         ],
                     ),
-                    _graph(
+                    graph(
                         "Dead-letter queue",
                         [
                             dead_letter_depth,
@@ -518,7 +522,7 @@ def failed_payment_rate_ids(operation: str) -> tuple[str, str]:
     return f"failed_{operation}", f"successful_{operation}"
 
 
-class _Alarms:
+class Alarms:
     """Creates alarms the same way (above the threshold, missing data not breaching, topic on ALARM and OK).
 
     Each alarm is named ``<component>-<env>-<key>`` (readable in notifications, unique per environment). The
@@ -631,7 +635,7 @@ def _deployment_stage_name(api: apigw.IRestApi) -> str:
     return stage.stage_name
 
 
-def _service_metric(metric_name: str, **dimensions: str) -> cloudwatch.Metric:
+def service_metric(metric_name: str, **dimensions: str) -> cloudwatch.Metric:
     """A Powertools metric of the payment service: ``service=payment`` plus ``dimensions`` (``operation``,
     ``reason``), summed over 5 minutes."""
     return cloudwatch.Metric(
@@ -660,7 +664,7 @@ def _header(title: str, subtitle: str) -> cloudwatch.TextWidget:
     )
 
 
-def _graph(
+def graph(
     title: str,
     metrics: Sequence[cloudwatch.IMetric],
     *,

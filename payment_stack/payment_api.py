@@ -1,5 +1,5 @@
 """The payment REST API: ``POST /charge`` (public, CORS), ``/capture``, ``/refund`` and ``GET /payments/{id}``
-(AWS_IAM) over one function."""
+(AWS_IAM) and ``POST /webhooks/stripe`` (public: Stripe signs the body) over one function."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ from payment_stack.waf import PaymentApiFirewall
 
 STAGE_NAME = "Prod"
 CHARGE_METHOD_PATH = "/charge/POST"
+# Where Stripe sends its events (the endpoint `make stripe-webhook` registers: the API's URL followed by this path).
+WEBHOOK_RESOURCES = ("webhooks", "stripe")
+WEBHOOK_PATH = "/".join(WEBHOOK_RESOURCES)
 # What Powertools idempotency does with its records: read, create (conditionally), complete, and delete on failure.
 IDEMPOTENCY_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-# Powertools `parameters.get_parameter(name, decrypt=True)`: one GetParameter call, nothing else.
+# Powertools `parameters.get_parameter(name, decrypt=True)`: one GetParameter call, nothing else (also for the
+# webhook signing secret).
 STRIPE_KEY_ACTIONS = ("ssm:GetParameter",)
 CORS_ALLOWED_HEADERS = ("Content-Type", "Idempotency-Key", "Authorization", "X-Amz-Date", "X-Amz-Security-Token")
 # API Gateway's own errors (unknown route, denied, throttled, ...) get the same JSON envelope as the function's.
@@ -48,28 +52,34 @@ _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str], ...] 
 class PaymentApi(Construct):
     """The Stripe-backed payment API of one environment, configured only through ``config``.
 
-    In: ``config`` (CORS origins, stage and ``/charge`` throttling, per-currency charge maximums, the Stripe key's
-    SSM parameter name, log level/retention, removal policy, whether to create API Gateway's account-level CloudWatch
-    role and log execution errors, whether to put AWS WAF in front), ``ledger`` (the payment ledger the function
-    records every payment in) and ``encryption_key`` (the log groups' KMS key).
+    In: ``config`` (CORS origins, stage and ``/charge`` throttling, per-currency charge maximums, the SSM parameter
+    names of the Stripe key and of the webhook signing secret, log level/retention, removal policy, whether to create
+    API Gateway's account-level CloudWatch role and log execution errors, whether to put AWS WAF in front),
+    ``ledger`` (the payment ledger the function records every payment in) and ``encryption_key`` (the log groups'
+    KMS key).
 
     Creates a regional REST API (stage ``Prod``, X-Ray, access logs, execution logs at ``ERROR`` where the account
     role is created, stage throttling and stricter throttling of ``POST /charge``, a request validator that refuses
     JSON bodies that are not objects) with ``POST /charge`` (public, CORS preflight for the configured origins),
     ``POST /capture``, ``POST /refund`` and ``GET /payments/{id}`` (a payment's ledger record; all three
-    ``AWS_IAM``), one Lambda function behind all four, the DynamoDB table Powertools idempotency keeps its records
-    in, and with ``config.waf_enabled`` an AWS WAF web ACL on the stage. The Stripe SecureString is not created here
-    (operators put it in SSM); the function may read that one parameter only (``ssm:GetParameter``), use the
-    idempotency table's items only, and read, create and update ledger records (``ledger.grant_record``); it finds
-    the ledger through ``ledger.environment``.
+    ``AWS_IAM``) and ``POST /webhooks/stripe`` (public: Stripe cannot sign with SigV4, the function verifies
+    Stripe's signature; no request model, no CORS: the function answers 400 for a body it cannot use), one Lambda
+    function behind all five, the DynamoDB table Powertools idempotency keeps its records in, and with
+    ``config.waf_enabled`` an AWS WAF web ACL on the stage (``/webhooks/stripe`` may send bodies above 8 KB). The
+    Stripe SecureStrings (key and webhook secret) are not created here (operators put them in SSM); the function may
+    read those two parameters only (``ssm:GetParameter``), use the idempotency table's items only, and read, create
+    and update ledger records (``ledger.grant_record``); it finds the ledger through ``ledger.environment`` and the
+    webhook secret through ``STRIPE_WEBHOOK_SECRET_PARAMETER``.
 
     With ``config.snap_start`` the function has SnapStart and an alias ``live`` of its published version, which the
-    integration invokes; its grants (idempotency table, ledger, Stripe key) stay on the function's role.
+    integration invokes; its grants (idempotency table, ledger, Stripe key and webhook secret) stay on the function's
+    role.
 
     Exposes ``rest_api``, ``stage``, ``function``, ``invoke_target`` (the alias or the function),
     ``idempotency_table``, ``access_log_group``, ``execution_log_group`` and ``firewall`` (``None`` when not created),
-    ``charge_method``, ``capture_method``, ``refund_method``, ``get_payment_method``, ``url`` (base URL of stage
-    ``Prod``, ending in ``/``), and ``grant_capture`` / ``grant_refund`` / ``grant_read_payments`` to let a principal
+    ``charge_method``, ``capture_method``, ``refund_method``, ``get_payment_method``, ``webhook_method``, ``url``
+    (base URL of stage ``Prod``, ending in ``/``), ``webhook_url`` (``<url>webhooks/stripe``, the endpoint to
+    register with Stripe), and ``grant_capture`` / ``grant_refund`` / ``grant_read_payments`` to let a principal
     call ``POST /capture`` / ``POST /refund`` / ``GET /payments/{id}``.
     """
 
@@ -106,7 +116,7 @@ class PaymentApi(Construct):
             "Handler",
             function_dir="payment_api",
             handler="lambdas.payment_api.handler.handler",
-            description=f"Payment API ({config.env_name}): /charge, /capture, /refund and /payments against Stripe",
+            description=(f"Payment API ({config.env_name}): /charge, /capture, /refund, /payments and Stripe webhooks"),
             # Stripe connect 2 s + read 8 s with no SDK retries, plus the SSM and DynamoDB calls: still well inside
             # API Gateway's 29 s integration timeout, so the caller gets the function's error, not a gateway 504.
             timeout=Duration.seconds(12),
@@ -120,6 +130,7 @@ class PaymentApi(Construct):
             # Never STRIPE_API_BASE (local mode and tests only) and never a key value: only the key's parameter name.
             environment={
                 "STRIPE_SECRET_KEY_PARAMETER": config.stripe_secret_key_parameter_name,
+                "STRIPE_WEBHOOK_SECRET_PARAMETER": config.stripe_webhook_secret_parameter_name,
                 "CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins),
                 "MAX_CHARGE_AMOUNTS": json.dumps(config.max_charge_amounts_by_currency, sort_keys=True),
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
@@ -135,6 +146,12 @@ class PaymentApi(Construct):
         ledger.grant_record(self.function)
         grant_stripe_key_read(
             self, "StripeSecretKey", grantee=self.function, parameter_name=config.stripe_secret_key_parameter_name
+        )
+        grant_stripe_key_read(
+            self,
+            "StripeWebhookSecret",
+            grantee=self.function,
+            parameter_name=config.stripe_webhook_secret_parameter_name,
         )
 
         self.access_log_group = logs.LogGroup(
@@ -267,13 +284,21 @@ class PaymentApi(Construct):
             )
         )
 
+        self.webhook_method = add_webhook_route(self.rest_api, integration)
+
         self.firewall: PaymentApiFirewall | None = None
         if config.waf_enabled:
             self.firewall = PaymentApiFirewall(
-                self, "Firewall", config=config, stage=self.stage, encryption_key=encryption_key
+                self,
+                "Firewall",
+                config=config,
+                stage=self.stage,
+                encryption_key=encryption_key,
+                webhook_path=f"/{WEBHOOK_PATH}",
             )
 
         self.url: str = self.rest_api.url
+        self.webhook_url: str = f"{self.url}{WEBHOOK_PATH}"
 
     def grant_capture(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /capture`` on stage ``Prod`` (execute-api:Invoke on that method only)."""
@@ -289,15 +314,30 @@ class PaymentApi(Construct):
         return self.get_payment_method.grant_execute(grantee)
 
 
+def add_webhook_route(api: apigw.RestApi, integration: apigw.Integration) -> apigw.Method:
+    """``POST /webhooks/stripe`` on ``api``, proxied by ``integration``: the endpoint Stripe sends its events to.
+
+    Authorization ``NONE``: Stripe cannot sign with SigV4; the function verifies the ``Stripe-Signature`` header
+    (HMAC of the raw body with the endpoint's secret) before it reads anything. No request validator or model: the
+    function needs the raw body as Stripe sent it and answers 400 itself for one it cannot use. No CORS preflight:
+    no browser calls it.
+    """
+    resource: apigw.IResource = api.root
+    for path_part in WEBHOOK_RESOURCES:
+        resource = resource.add_resource(path_part)
+    return resource.add_method("POST", integration, authorization_type=apigw.AuthorizationType.NONE)
+
+
 def grant_stripe_key_read(
     scope: Construct, construct_id: str, *, grantee: iam.IGrantable, parameter_name: str
 ) -> iam.Grant:
-    """Allow ``grantee`` to read the Stripe key's SecureString ``parameter_name``: ``ssm:GetParameter`` on it only.
+    """Allow ``grantee`` to read the Stripe SecureString ``parameter_name`` (the secret key, or the webhook signing
+    secret): ``ssm:GetParameter`` on it only.
 
     Operators create the SecureString; importing it by name (as ``construct_id`` in ``scope``) lets IAM name exactly
     that one parameter's ARN. ``grant_read`` would add ssm:DescribeParameters and ssm:GetParameterHistory (every
-    earlier key value). The key is encrypted with the AWS managed key aws/ssm, whose key policy lets SSM decrypt for
-    the caller.
+    earlier secret value). The secret is encrypted with the AWS managed key aws/ssm, whose key policy lets SSM
+    decrypt for the caller.
     """
     stripe_secret_key = ssm.StringParameter.from_secure_string_parameter_attributes(
         scope, construct_id, parameter_name=parameter_name

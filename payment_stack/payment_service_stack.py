@@ -8,9 +8,11 @@ from constructs import Construct
 from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.event_monitoring import PaymentEventMonitoring
 from payment_stack.hold_sweeper import HoldSweeper
 from payment_stack.monitoring import PaymentMonitoring
 from payment_stack.payment_api import PaymentApi
+from payment_stack.payment_events import PaymentEvents
 from payment_stack.payment_ledger import PaymentLedger
 
 
@@ -42,6 +44,21 @@ class PaymentStack(Stack):
         CfnOutput(
             self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
         )
+        CfnOutput(
+            self,
+            "PaymentWebhookUrl",
+            value=self.payment_api.webhook_url,
+            description="The endpoint to register with Stripe for its webhook events (POST, Stripe-signed)",
+        )
+        self.payment_events = PaymentEvents(
+            self, "PaymentEvents", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+        )
+        CfnOutput(
+            self,
+            "PaymentEventBusName",
+            value=self.payment_events.bus_name,
+            description=f"EventBridge bus of the payment events (also SSM {config.event_bus_parameter_name})",
+        )
 
         self.booking_functions = BookingPaymentFunctions(
             self, "BookingFunctions", config=config, payment_api=self.payment_api, encryption_key=self.encryption_key
@@ -71,6 +88,15 @@ class PaymentStack(Stack):
             refund=self.booking_functions.refund,
             hold_sweeper=self.hold_sweeper.function,
             encryption_key=self.encryption_key,
+        )
+        self.event_monitoring = PaymentEventMonitoring(
+            self,
+            "EventMonitoring",
+            env_name=config.env_name,
+            alarm_topic=self.monitoring.alarm_topic,
+            publisher=self.payment_events.function,
+            dead_letter_queue=self.payment_events.dead_letter_queue,
+            dashboard=self.monitoring.dashboard,
         )
 
 

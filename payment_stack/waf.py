@@ -15,9 +15,14 @@ from payment_stack.config import PaymentConfig
 
 # AWS managed rule groups: OWASP-style common attacks (including bodies over 8 KB, the API's own limit) and
 # request patterns known to be malicious (Log4j, ...).
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+KNOWN_BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
 # The Common rule set blocks bodies over 8 KB with this rule: answered like the function's own 413.
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
+# Stripe's webhook bodies are often larger than 8 KB. The webhook path gets a second instance of the Common rule set
+# in which only the body-size rule merely counts; every other path keeps the first instance, unchanged (same rules,
+# same order, same 413). The price: 700 more WCUs, which takes the web ACL above the 1,500 its base price includes.
+WEBHOOK_COMMON_RULE = "AWSManagedRulesCommonRuleSetStripeWebhook"
 CHARGE_RATE_RULE = "ChargeRateLimitPerIp"
 RATE_WINDOW_SECONDS = 300
 # WAF logs carry request headers: these hold credentials (SigV4 signatures and Collect/Refund's session tokens).
@@ -35,11 +40,14 @@ class PaymentApiFirewall(Construct):
     """A regional web ACL on ``stage``: AWS managed rule groups and a per-IP rate limit on ``/charge``.
 
     In: ``config`` (environment name, ``waf_charge_rate_limit``, log retention, removal policy), ``stage`` (the API's
-    ``Prod`` stage) and ``encryption_key`` (for the WAF log group).
+    ``Prod`` stage), ``encryption_key`` (for the WAF log group) and ``webhook_path`` (the API path, e.g.
+    ``/webhooks/stripe``, whose bodies may be larger than 8 KB).
 
     Rules, in order: the requests one client IP sends to ``/charge`` (the public route) over
     ``config.waf_charge_rate_limit`` in 5 minutes are blocked with 429 ``throttled``; then
-    ``AWSManagedRulesCommonRuleSet`` (a body over 8 KB gets 413 ``payload_too_large``) and
+    ``AWSManagedRulesCommonRuleSet`` for every path but the webhook's (a body over 8 KB gets 413
+    ``payload_too_large``), the same rule set for the webhook path (a URI path ending in ``webhook_path``, which only
+    the webhook route has) with its body-size rule counting instead of blocking, and
     ``AWSManagedRulesKnownBadInputsRuleSet`` (403). Everything else is allowed. The SigV4-signed ``/capture`` and
     ``/refund`` calls come from Lambda's shared addresses, so the rate rule leaves them alone. Every request is
     logged, with the credential headers redacted, to ``aws-waf-logs-payment-<env>`` (encrypted, configured
@@ -56,16 +64,22 @@ class PaymentApiFirewall(Construct):
         config: PaymentConfig,
         stage: apigw.Stage,
         encryption_key: kms.IKey,
+        webhook_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
         metric_prefix = f"payment-{config.env_name}"
+        # Case as sent: API Gateway routes paths case-sensitively, so no other spelling reaches the webhook route.
+        webhook = _uri_path_matches(webhook_path, "ENDS_WITH", transformation="NONE")
 
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
             # WAF descriptions allow no parentheses.
-            description=f"Payment API {config.env_name}: AWS managed rule groups, per-IP rate limit on /charge",
+            description=(
+                f"Payment API {config.env_name}: AWS managed rule groups, per-IP rate limit on /charge, "
+                f"bodies over 8 KB on {webhook_path} only"
+            ),
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(metric_prefix),
             custom_response_bodies={
@@ -76,10 +90,24 @@ class PaymentApiFirewall(Construct):
             },
             rules=[
                 _charge_rate_rule(priority=0, limit=config.waf_charge_rate_limit, metric_prefix=metric_prefix),
-                *(
-                    _managed_rule_group(name, priority=priority, metric_prefix=metric_prefix)
-                    for priority, name in enumerate(MANAGED_RULE_GROUPS, start=1)
+                _managed_rule_group(
+                    COMMON_RULE_SET,
+                    priority=1,
+                    metric_prefix=metric_prefix,
+                    body_size_action=_block_with("payload_too_large"),
+                    scope_down=wafv2.CfnWebACL.StatementProperty(
+                        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=webhook)
+                    ),
                 ),
+                _managed_rule_group(
+                    COMMON_RULE_SET,
+                    rule_name=WEBHOOK_COMMON_RULE,
+                    priority=2,
+                    metric_prefix=metric_prefix,
+                    body_size_action=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                    scope_down=webhook,
+                ),
+                _managed_rule_group(KNOWN_BAD_INPUTS_RULE_SET, priority=3, metric_prefix=metric_prefix),
             ],
         )
         self.association = wafv2.CfnWebACLAssociation(
@@ -129,15 +157,21 @@ def _block_with(key: str) -> wafv2.CfnWebACL.RuleActionProperty:
     )
 
 
-def _charge_rate_rule(*, priority: int, limit: int, metric_prefix: str) -> wafv2.CfnWebACL.RuleProperty:
-    charge_path = wafv2.CfnWebACL.StatementProperty(
+def _uri_path_matches(
+    search_string: str, positional_constraint: str, *, transformation: str
+) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
         byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
             field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-            positional_constraint="CONTAINS",
-            search_string="/charge",
-            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")],
+            positional_constraint=positional_constraint,
+            search_string=search_string,
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type=transformation)],
         )
     )
+
+
+def _charge_rate_rule(*, priority: int, limit: int, metric_prefix: str) -> wafv2.CfnWebACL.RuleProperty:
+    charge_path = _uri_path_matches("/charge", "CONTAINS", transformation="LOWERCASE")
     return wafv2.CfnWebACL.RuleProperty(
         name=CHARGE_RATE_RULE,
         priority=priority,
@@ -154,25 +188,32 @@ def _charge_rate_rule(*, priority: int, limit: int, metric_prefix: str) -> wafv2
     )
 
 
-def _managed_rule_group(name: str, *, priority: int, metric_prefix: str) -> wafv2.CfnWebACL.RuleProperty:
+def _managed_rule_group(
+    name: str,
+    *,
+    priority: int,
+    metric_prefix: str,
+    rule_name: str | None = None,
+    body_size_action: wafv2.CfnWebACL.RuleActionProperty | None = None,
+    scope_down: wafv2.CfnWebACL.StatementProperty | None = None,
+) -> wafv2.CfnWebACL.RuleProperty:
+    """The AWS managed rule group ``name`` as rule ``rule_name`` (default ``name``), for the requests ``scope_down``
+    matches (default all), with the Common rule set's body-size rule given ``body_size_action``."""
     overrides = (
-        [
-            wafv2.CfnWebACL.RuleActionOverrideProperty(
-                name=BODY_SIZE_RULE, action_to_use=_block_with("payload_too_large")
-            )
-        ]
-        if name == "AWSManagedRulesCommonRuleSet"
+        [wafv2.CfnWebACL.RuleActionOverrideProperty(name=BODY_SIZE_RULE, action_to_use=body_size_action)]
+        if body_size_action is not None
         else None
     )
+    rule_name = rule_name or name
     return wafv2.CfnWebACL.RuleProperty(
-        name=name,
+        name=rule_name,
         priority=priority,
         # The group's own actions (block) apply; "none" means: do not override them with count.
         override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
         statement=wafv2.CfnWebACL.StatementProperty(
             managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                vendor_name="AWS", name=name, rule_action_overrides=overrides
+                vendor_name="AWS", name=name, rule_action_overrides=overrides, scope_down_statement=scope_down
             )
         ),
-        visibility_config=_visibility(f"{metric_prefix}-{name}"),
+        visibility_config=_visibility(f"{metric_prefix}-{rule_name}"),
     )

@@ -22,6 +22,7 @@ HANDLERS = {
 }
 API_HANDLER = "lambdas.payment_api.handler.handler"
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
+PUBLISHER_HANDLER = "lambdas.payment_api.event_publisher.handler"
 ROUTES = {"collect": "capture", "refund": "refund"}
 
 
@@ -79,12 +80,12 @@ def test_function_runs_python_on_arm_with_tracing_timeout_and_memory(template: T
     assert SANITISED_ENV in properties["Description"]
 
 
-def test_exactly_four_functions_exist(template: Template) -> None:
+def test_exactly_five_functions_exist(template: Template) -> None:
     # Given the default stack
     handlers = {r["Properties"]["Handler"] for r in resources_of(template, "AWS::Lambda::Function").values()}
-    # Then there are the API function, Collect, Refund and the hold sweeper, and nothing else
-    assert handlers == {API_HANDLER, SWEEPER_HANDLER, *HANDLERS.values()}
-    template.resource_count_is("AWS::Lambda::Function", 4)
+    # Then there are the API function, Collect, Refund, the hold sweeper and the event publisher, and nothing else
+    assert handlers == {API_HANDLER, SWEEPER_HANDLER, PUBLISHER_HANDLER, *HANDLERS.values()}
+    template.resource_count_is("AWS::Lambda::Function", 5)
 
 
 @pytest.mark.parametrize("name", ["collect", "refund"])
@@ -186,14 +187,16 @@ def test_api_url_parameter_holds_the_apis_prod_url(template: Template) -> None:
     assert parameter["Description"]
 
 
-def test_only_the_three_published_parameters_are_created(template: Template) -> None:
+def test_only_the_four_published_parameters_are_created(template: Template) -> None:
     # Given the default stack
     names = {r["Properties"]["Name"] for r in resources_of(template, "AWS::SSM::Parameter").values()}
-    # Then the Stripe key is not among them (operators create it) and every name is under the environment's prefix
+    # Then the Stripe key and webhook secret are not among them (operators create them) and every name is under the
+    # environment's prefix: these three and the payment event bus's (PaymentEvents)
     assert names == {
         f"/{SANITISED_ENV}/service/payment/function/collect",
         f"/{SANITISED_ENV}/service/payment/function/refund",
         f"/{SANITISED_ENV}/service/payment/api/url",
+        f"/{SANITISED_ENV}/service/payment/events/bus",
     }
 
 

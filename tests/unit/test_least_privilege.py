@@ -16,7 +16,8 @@ from tests.cdk_support import make_app
 from tests.unit.iam_support import actions_of, as_list, identity_policy_statements, resources_in
 
 # Actions AWS offers no resource-level permissions for, which CDK grants on "*": X-Ray (Lambda active tracing and the
-# state machine's tracing) and CloudWatch Logs delivery (Step Functions execution logging).
+# state machine's tracing), CloudWatch Logs delivery (Step Functions execution logging) and listing DynamoDB streams
+# (the event publisher's event source mapping).
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
 LOG_DELIVERY_ACTIONS = {
     "logs:CreateLogDelivery",
@@ -28,6 +29,7 @@ LOG_DELIVERY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
+STREAM_LIST_ACTIONS = {"dynamodb:ListStreams"}
 # The one AWS managed policy left: the account-level API Gateway logging role's (accepted in SECURITY.md).
 API_GATEWAY_LOGGING_POLICY = "AmazonAPIGatewayPushToCloudWatchLogs"
 
@@ -76,8 +78,9 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(templ
     for where, statement in allowed_statements(templates):
         assert "NotResource" not in statement, where
         if "*" in resources_in(statement):
-            # Then "*" goes only with X-Ray and CloudWatch Logs delivery, never with a data or payment action
-            assert set(actions_of(statement)) <= XRAY_ACTIONS | LOG_DELIVERY_ACTIONS, where
+            # Then "*" goes only with X-Ray, CloudWatch Logs delivery and ListStreams, never with a data or payment
+            # action
+            assert set(actions_of(statement)) <= XRAY_ACTIONS | LOG_DELIVERY_ACTIONS | STREAM_LIST_ACTIONS, where
 
 
 def test_no_other_resource_wildcard_than_the_functions_versions(templates: dict[str, Template]) -> None:

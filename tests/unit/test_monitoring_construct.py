@@ -697,6 +697,14 @@ def test_operation_dimensions_are_the_ones_collect_and_refund_publish() -> None:
         ("lambdas/payment_api/handler.py", "ProviderError"),
         ("lambdas/payment_api/sweeper.py", "HoldsReleased"),
         ("lambdas/payment_api/sweeper.py", "HoldReleaseFailed"),
+        ("lambdas/payment_api/event_publisher.py", "DisputeOpened"),
+        ("lambdas/payment_api/event_publisher.py", "RefundFailed"),
+        ("lambdas/payment_api/event_publisher.py", "HoldExpiredForBooking"),
+        ("lambdas/payment_api/event_publisher.py", "PaymentEventPublished"),
+        ("lambdas/payment_api/handler.py", "WebhookSignatureRejected"),
+        ("lambdas/payment_api/handler.py", "WebhookEventApplied"),
+        ("lambdas/payment_api/handler.py", "WebhookEventIgnored"),
+        ("lambdas/payment_api/handler.py", "WebhookRejected"),
     ],
 )
 def test_alarmed_metric_names_are_published_by_the_runtime_code(source: str, metric_name: str) -> None:

@@ -22,8 +22,10 @@ ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"
 STRIPE_KEY_PARAMETER_ARN_SUFFIX = f":parameter/{ENV}/service/payment/stripe/secretKey"
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+STRIPE_WEBHOOK_SECRET_PARAMETER_ARN_SUFFIX = f":parameter/{ENV}/service/payment/stripe/webhookSecret"
 BUSINESS_VARIABLES = {
     "STRIPE_SECRET_KEY_PARAMETER",
+    "STRIPE_WEBHOOK_SECRET_PARAMETER",
     "CORS_ALLOWED_ORIGINS",
     "MAX_CHARGE_AMOUNTS",
     "IDEMPOTENCY_TABLE_NAME",
@@ -90,27 +92,28 @@ def dynamodb_actions_by_resource(template: Template) -> dict[str, set[str]]:
 # --- routes and authorisation ---------------------------------------------------------------------------------------
 
 
-def test_four_routes_are_created(template: Template) -> None:
+def test_five_routes_are_created(template: Template) -> None:
     # Given the default feature-x stack (fixture)
     # When the API resources are listed
     path_parts = {r["Properties"]["PathPart"] for r in resources_of(template, "AWS::ApiGateway::Resource").values()}
-    # Then there are exactly /charge, /capture, /refund and /payments/{id}
-    assert path_parts == {"charge", "capture", "refund", "payments", "{id}"}
-    template.resource_count_is("AWS::ApiGateway::Resource", 5)
+    # Then there are exactly /charge, /capture, /refund, /payments/{id} and /webhooks/stripe
+    assert path_parts == {"charge", "capture", "refund", "payments", "{id}", "webhooks", "stripe"}
+    template.resource_count_is("AWS::ApiGateway::Resource", 7)
 
 
 def test_charge_is_public_and_capture_refund_and_get_payment_require_iam(template: Template) -> None:
     # Given the default stack
     # When the methods are resolved to their routes
     authorization = {route: props["AuthorizationType"] for route, props in methods_by_route(template).items()}
-    # Then /charge (POST and its preflight) is open, /capture, /refund and GET /payments/{id} are AWS_IAM, and
-    # nothing else exists
+    # Then /charge (POST and its preflight) and Stripe's webhook are open, /capture, /refund and GET /payments/{id}
+    # are AWS_IAM, and nothing else exists (the webhook has no preflight: no browser calls it)
     assert authorization == {
         ("charge", "POST"): "NONE",
         ("charge", "OPTIONS"): "NONE",
         ("capture", "POST"): "AWS_IAM",
         ("refund", "POST"): "AWS_IAM",
         ("{id}", "GET"): "AWS_IAM",
+        ("stripe", "POST"): "NONE",
     }
 
 
@@ -119,12 +122,18 @@ def test_every_route_proxies_to_the_one_api_function(template: Template) -> None
     function_logical_id, _ = api_function(template)
     # When the integrations of every method but the preflight are inspected
     routes = {route: props for route, props in methods_by_route(template).items() if route[1] != "OPTIONS"}
-    # Then all four are Lambda proxy integrations of that same function
+    # Then all five are Lambda proxy integrations of that same function
     for route, props in routes.items():
         integration = props["Integration"]
         assert integration["Type"] == "AWS_PROXY", route
         assert {"Fn::GetAtt": [function_logical_id, "Arn"]} in integration["Uri"]["Fn::Join"][1], route
-    assert set(routes) == {("charge", "POST"), ("capture", "POST"), ("refund", "POST"), ("{id}", "GET")}
+    assert set(routes) == {
+        ("charge", "POST"),
+        ("capture", "POST"),
+        ("refund", "POST"),
+        ("{id}", "GET"),
+        ("stripe", "POST"),
+    }
 
 
 def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_test_invoke(
@@ -142,6 +151,7 @@ def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_t
         "Prod/POST/capture",
         "Prod/POST/charge",
         "Prod/POST/refund",
+        "Prod/POST/webhooks/stripe",
     ]
 
 
@@ -270,10 +280,10 @@ def test_post_methods_validate_that_the_body_is_a_json_object(template: Template
         "title": "JsonObject",
         "type": "object",
     }
-    # And every POST uses them; the preflight does not
+    # And every POST but Stripe's webhook uses them; the preflight does not
     routes = methods_by_route(template)
     for (path, method), props in routes.items():
-        if method == "POST":
+        if method == "POST" and path != "stripe":
             assert props["RequestValidatorId"] == {"Ref": validator_id}, path
             assert props["RequestModels"] == {"application/json": {"Ref": model_id}}, path
         elif method == "OPTIONS":
@@ -283,6 +293,11 @@ def test_post_methods_validate_that_the_body_is_a_json_object(template: Template
     assert get_payment["RequestValidatorId"] == {"Ref": validator_id}
     assert "RequestModels" not in get_payment
     assert get_payment["RequestParameters"] == {"method.request.path.id": True}
+    # And the webhook is neither validated nor modelled: the function verifies Stripe's signature of the raw body
+    # first and answers 400 itself for a body it cannot use
+    webhook = routes[("stripe", "POST")]
+    assert "RequestValidatorId" not in webhook
+    assert "RequestModels" not in webhook
 
 
 def test_charge_throttling_must_be_stricter_than_the_stage() -> None:
@@ -418,18 +433,15 @@ def test_stripe_api_base_and_key_values_never_reach_the_template(template: Templ
     assert "STRIPE_API_BASE" not in text
     assert "sk_test_" not in text
     assert "sk_live_" not in text
-    # The stack never creates the Stripe key's parameter (operators do); it only publishes its own three.
+    # The stack never creates the Stripe key's or webhook secret's parameter (operators do); it only publishes its own
+    # (the functions' ARNs, the API URL, the event bus).
     names = [r["Properties"]["Name"] for r in template.find_resources("AWS::SSM::Parameter").values()]
     assert not any("stripe" in str(name).lower() for name in names)
 
 
-def test_function_reads_only_the_stripe_key_parameter(template: Template) -> None:
-    # Given the API function's IAM statements
-    statements = api_function_statements(template)
-    ssm_statements = [s for s in statements if any(a.startswith("ssm:") for a in actions_of(s))]
-    # Then SSM reads are allowed on exactly the one parameter ARN, built from the environment's parameter name
-    assert ssm_statements, "the function must be able to read the Stripe key"
-    expected = {
+def parameter_arn(suffix: str) -> dict[str, Any]:
+    """The ARN of one SSM parameter of this account and region, as the grants build it from its name."""
+    return {
         "Fn::Join": [
             "",
             [
@@ -439,12 +451,23 @@ def test_function_reads_only_the_stripe_key_parameter(template: Template) -> Non
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                STRIPE_KEY_PARAMETER_ARN_SUFFIX,
+                suffix,
             ],
         ]
     }
-    for statement in ssm_statements:
-        assert resources_in(statement) == [expected]
+
+
+def test_function_reads_only_the_stripe_key_and_webhook_secret_parameters(template: Template) -> None:
+    # Given the API function's IAM statements
+    statements = api_function_statements(template)
+    ssm_statements = [s for s in statements if any(a.startswith("ssm:") for a in actions_of(s))]
+    # Then SSM reads are allowed on exactly two parameter ARNs, each built from the environment's parameter name:
+    # the Stripe key and the webhook signing secret
+    assert ssm_statements, "the function must be able to read the Stripe key"
+    assert sorted(json.dumps(resource) for s in ssm_statements for resource in resources_in(s)) == sorted(
+        json.dumps(parameter_arn(suffix))
+        for suffix in (STRIPE_KEY_PARAMETER_ARN_SUFFIX, STRIPE_WEBHOOK_SECRET_PARAMETER_ARN_SUFFIX)
+    )
     # Only GetParameter (what Powertools calls): no DescribeParameters, no GetParameterHistory (earlier key values)
     assert {a for s in ssm_statements for a in actions_of(s)} == {"ssm:GetParameter"}
     # And no statement anywhere in the stack grants an SSM action on "*"
@@ -452,6 +475,25 @@ def test_function_reads_only_the_stripe_key_parameter(template: Template) -> Non
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if any(a.startswith("ssm:") or a == "*" for a in actions_of(statement)):
                 assert "*" not in resources_in(statement)
+
+
+def test_function_finds_the_webhook_secret_by_its_parameter_name(template: Template) -> None:
+    # Given the API function's environment
+    _, function = api_function(template)
+    variables = function["Properties"]["Environment"]["Variables"]
+    # Then it names the webhook secret's SecureString (never its value), the parameter it may read
+    assert variables["STRIPE_WEBHOOK_SECRET_PARAMETER"] == f"/{ENV}/service/payment/stripe/webhookSecret"
+    assert "whsec_" not in json.dumps(template.to_json())
+
+
+def test_stack_outputs_the_webhook_url_to_register_with_stripe(template: Template) -> None:
+    # Given the default stack
+    # When the PaymentWebhookUrl output is rendered
+    output = template.find_outputs("PaymentWebhookUrl")["PaymentWebhookUrl"]
+    url = render(output["Value"], template)
+    # Then it is the webhook route of stage Prod, under the API's base URL
+    assert url.startswith("https://")
+    assert url.endswith(".execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/webhooks/stripe")
 
 
 def test_function_uses_dynamodb_items_of_the_idempotency_table_and_the_ledger_only(template: Template) -> None:

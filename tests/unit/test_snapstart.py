@@ -130,9 +130,10 @@ def test_three_versions_and_three_aliases(template_on: Template) -> None:
 def test_api_gateway_invokes_the_api_functions_alias(template_on: Template) -> None:
     # Given snapStart=true and the API function's alias
     alias_id, _ = alias_of(template_on, "api")
-    # Then every POST route's integration invokes the alias, not the unqualified function
+    # Then every POST route's integration (/charge, /capture, /refund, /webhooks/stripe) invokes the alias, not the
+    # unqualified function
     uris = post_integration_uris(template_on)
-    assert len(uris) == 3
+    assert len(uris) == 4
     assert all(uri_target(uri) == {"Ref": alias_id} for uri in uris)
     # And API Gateway's invoke permissions are on the alias
     permissions = resources_of(template_on, "AWS::Lambda::Permission").values()
@@ -187,7 +188,8 @@ def test_grants_stay_on_the_functions_role(template_on: Template, template_off: 
 def test_prod_turns_snap_start_on() -> None:
     # Given production's entry in cdk.json (which also turns WAF on)
     template = Template.from_stack(stacks_for("prod").payment)
-    # Then the three request-serving functions have SnapStart and an alias; the scheduled hold sweeper does not
+    # Then the three request-serving functions have SnapStart and an alias; the scheduled hold sweeper and the
+    # stream-fed event publisher do not
     snap_start = {
         f["Properties"]["Handler"]: f["Properties"].get("SnapStart")
         for f in resources_of(template, "AWS::Lambda::Function").values()
@@ -195,6 +197,7 @@ def test_prod_turns_snap_start_on() -> None:
     assert snap_start == {
         **{handler: {"ApplyOn": "PublishedVersions"} for handler in HANDLERS.values()},
         "lambdas.payment_api.sweeper.handler": None,
+        "lambdas.payment_api.event_publisher.handler": None,
     }
     template.resource_count_is("AWS::Lambda::Alias", 3)
 

@@ -48,7 +48,8 @@ def test_prod_has_a_regional_web_acl_allowing_by_default(prod: Template) -> None
     assert [(rule["Priority"], rule["Name"]) for rule in properties["Rules"]] == [
         (0, "ChargeRateLimitPerIp"),
         (1, "AWSManagedRulesCommonRuleSet"),
-        (2, "AWSManagedRulesKnownBadInputsRuleSet"),
+        (2, "AWSManagedRulesCommonRuleSetStripeWebhook"),
+        (3, "AWSManagedRulesKnownBadInputsRuleSet"),
     ]
 
 
@@ -124,3 +125,42 @@ def test_a_branch_can_turn_waf_on_with_its_own_rate_limit() -> None:
     assert rule["Statement"]["RateBasedStatement"]["Limit"] == 50
     names = [g["Properties"].get("LogGroupName") for g in template.find_resources("AWS::Logs::LogGroup").values()]
     assert "aws-waf-logs-payment-feature-x" in names
+
+
+def webhook_path_statement(scope: dict[str, Any]) -> dict[str, Any]:
+    """The byte match of the webhook's URI path in a scope-down statement."""
+    match = scope["ByteMatchStatement"]
+    assert (match["FieldToMatch"], match["PositionalConstraint"], match["SearchString"]) == (
+        {"UriPath": {}},
+        "ENDS_WITH",
+        "/webhooks/stripe",
+    )
+    # Case as sent: API Gateway routes case-sensitively, so no other spelling reaches the webhook route
+    assert match["TextTransformations"] == [{"Priority": 0, "Type": "NONE"}]
+    return dict(match)
+
+
+def test_prod_exempts_the_stripe_webhook_from_the_body_size_rule_only(prod: Template) -> None:
+    # Given prod's web ACL (Stripe sends webhook bodies above 8 KB, which SizeRestrictions_BODY blocks)
+    _, web_acl = only(prod, "AWS::WAFv2::WebACL")
+    rules = {rule["Name"]: rule for rule in web_acl["Properties"]["Rules"]}
+    common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    webhook = rules["AWSManagedRulesCommonRuleSetStripeWebhook"]["Statement"]["ManagedRuleGroupStatement"]
+    # Then every path but the webhook's keeps the Common rule set exactly as before (oversize bodies: 413)
+    webhook_path_statement(common["ScopeDownStatement"]["NotStatement"]["Statement"])
+    (override,) = common["RuleActionOverrides"]
+    assert override["Name"] == "SizeRestrictions_BODY"
+    assert override["ActionToUse"]["Block"]["CustomResponse"]["ResponseCode"] == 413
+    # And the webhook path gets the same rule set with its own actions, only the body-size rule counting
+    webhook_path_statement(webhook["ScopeDownStatement"])
+    assert (webhook["VendorName"], webhook["Name"]) == ("AWS", "AWSManagedRulesCommonRuleSet")
+    assert webhook["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    assert rules["AWSManagedRulesCommonRuleSetStripeWebhook"]["OverrideAction"] == {"None": {}}
+    # And known bad inputs are still checked on every path (no scope-down)
+    assert (
+        "ScopeDownStatement"
+        not in (rules["AWSManagedRulesKnownBadInputsRuleSet"]["Statement"]["ManagedRuleGroupStatement"])
+    )
+    # And each rule reports its own metric
+    metric_names = [rule["VisibilityConfig"]["MetricName"] for rule in rules.values()]
+    assert len(set(metric_names)) == len(metric_names)

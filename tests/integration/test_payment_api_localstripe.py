@@ -108,6 +108,10 @@ def test_payment_method_flow_authorises_captures_partially_and_refunds(
     assert status == 200, captured
     assert captured["capturedCharge"]["captured"] is True
     assert captured["capturedCharge"]["amount_captured"] == 3000
+    # And localstripe (bridged by local mode) reports the captured amounts as Stripe does, webhooks included
+    stored_intent = stripe_get(localstripe_url, f"payment_intents/{intent['id']}")
+    assert stored_intent["amount_received"] == 3000
+    assert stripe_get(localstripe_url, f"charges/{stored_intent['latest_charge']['id']}")["amount_captured"] == 3000
     status, _, refunded = stripe_api.post("/refund", {"chargeId": intent["id"], "amount": 1000})
     assert status == 200, refunded
     assert refunded["createdRefund"]["amount"] == 1000

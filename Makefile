@@ -111,6 +111,11 @@ local: install ## Run the whole service locally (localstripe + moto), demo, then
 local-demo: install ## Like `make local`, but exit after the demo (0 only if its end states are right)
 	$(BIN)/python -m local_mode.run --demo-only
 
+.PHONY: local-event
+local-event: $(VENV_STAMP) ## A signed Stripe event to running local mode: TYPE=charge.dispute.created PAYMENT=ch_... [AMOUNT=]
+	$(BIN)/python -m local_mode.send_event --type '$(TYPE)' --payment '$(PAYMENT)' $(if $(AMOUNT),--amount '$(AMOUNT)') \
+		$(if $(REFUND),--refund '$(REFUND)') $(if $(OUTCOME),--outcome '$(OUTCOME)')
+
 .PHONY: bench
 bench: install ## Benchmarks: init, first/warm invocation, SSM reads, connections, bundles, synth
 	$(BIN)/python -m benchmarks.run

@@ -2,7 +2,10 @@
 
 ``LocalEnvironment.start()`` synthesizes nothing itself: it takes a cloud assembly (see ``synthesize``), starts
 localstripe and moto (each a child process bound to 127.0.0.1), deploys every stack of the assembly into moto,
-seeds a Stripe test key, and serves the payment API's routes (from the template) on the API port.
+seeds a Stripe test key and a webhook signing secret (at the parameter names the functions read), serves the
+payment API's routes (from the template) on the API port, and runs what moto does not: the stacks' schedules
+(``LocalScheduler``), their DynamoDB stream mappings (``StreamPoller``), localstripe's webhook endpoint pointed at the
+API, and a tap queue on the payment event bus.
 """
 
 from __future__ import annotations
@@ -18,14 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import requests
+
 from local_mode import local_aws
 from local_mode.api_front import LocalApiFront
 from local_mode.api_routes import api_routes
+from local_mode.bus_tap import create_bus_tap, receive_bus_events
 from local_mode.deploy import AssemblyDeployer, DeployedStack
 from local_mode.scheduler import LocalScheduler, stack_schedules
+from local_mode.stream_poller import StreamPoller, destination_sender, lambda_invoker, stack_stream_mappings
+from local_mode.stripe_events import EVENT_TYPES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STRIPE_KEY = "sk_test_local_mode"
+# The secret localstripe signs its webhooks with and ``make local-event`` signs hand-made events with.
+LOCAL_WEBHOOK_SECRET = "whsec_local_mode"  # noqa: S105 - a fixed local value, like the test key above
+# localstripe's id for the one webhook endpoint local mode registers.
+LOCAL_WEBHOOK_ID = "local"
 # Context for a local synth: moto has no AWS::ApiGateway::Account, and retries sleep in real time there. Holds are
 # swept as soon as the configuration allows (5 minutes with 1 s retries: the workflow's worst case to reach Collect),
 # and the sweeper's schedule is every minute (LOCAL_SCHEDULE_SECONDS fires it more often still).
@@ -37,6 +49,13 @@ LOCAL_CONTEXT = {
     "payment:holdSweepMinutes": "1",
 }
 API_HANDLER = "lambdas.payment_api.handler.handler"
+# The deployed functions' environments name the parameters they read and the bus they publish to (the stacks write
+# them from payment_stack.config); local mode puts its secrets and taps the bus at exactly those names. Not imported
+# from payment_stack.config: that loads the CDK and its Node process into local mode's process group, where Ctrl-C
+# kills it under jsii (a traceback, and an unreaped process the e2e test of `make local` finds).
+STRIPE_KEY_PARAMETER_VARIABLE = "STRIPE_SECRET_KEY_PARAMETER"
+WEBHOOK_SECRET_PARAMETER_VARIABLE = "STRIPE_WEBHOOK_SECRET_PARAMETER"  # noqa: S105 - a variable name
+EVENT_BUS_VARIABLE = "PAYMENT_EVENT_BUS_NAME"
 
 
 class PortInUseError(RuntimeError):
@@ -87,6 +106,18 @@ def synthesize(*, env_name: str, outdir: Path, extra_context: Mapping[str, str] 
     return outdir
 
 
+def register_webhook(stripe_url: str, *, url: str, secret: str, events: tuple[str, ...] = EVENT_TYPES) -> None:
+    """Point localstripe's webhook ``LOCAL_WEBHOOK_ID`` at ``url``, signed with ``secret``, for ``events`` only (as
+    ``make stripe-webhook`` registers the endpoint at Stripe). localstripe keeps it in memory: register again after a
+    restart. ``requests.HTTPError`` when localstripe refuses it."""
+    response = requests.post(
+        f"{stripe_url}/_config/webhooks/{LOCAL_WEBHOOK_ID}",
+        data={"url": url, "secret": secret, "events[]": list(events)},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -133,11 +164,16 @@ class LocalEnvironment:
     _front: LocalApiFront | None = None
     # The Stripe test key local mode puts in SSM (tests use a canary value to prove it never leaks).
     stripe_key: str = LOCAL_STRIPE_KEY
+    # The webhook signing secret local mode puts in SSM and gives localstripe.
+    webhook_secret: str = LOCAL_WEBHOOK_SECRET
     # Fault injection (tests, demos): sees each API proxy event first; a returned response replaces the handler's.
     api_interceptor: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     # Fires every schedule this often instead of at its template's rate (None: the template's rate).
     schedule_seconds: float | None = None
     _scheduler: LocalScheduler | None = None
+    _stream_poller: StreamPoller | None = None
+    # The tap on the payment event bus (None until started, or when no deployed function publishes to a bus).
+    bus_tap_queue_url: str | None = None
 
     @property
     def aws_endpoint(self) -> str:
@@ -150,6 +186,18 @@ class LocalEnvironment:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.api}/Prod/"
+
+    @property
+    def webhook_url(self) -> str:
+        """Where localstripe (and ``make local-event``) deliver Stripe events: the API's public webhook route."""
+        return f"{self.api_url}webhooks/stripe"
+
+    @property
+    def stream_poller(self) -> StreamPoller:
+        """The running stream poller (its ``invocations``, ``retries``, ``discarded_batches`` per mapping)."""
+        if self._stream_poller is None:
+            raise RuntimeError("local mode is not running")
+        return self._stream_poller
 
     def client(self, service: str) -> Any:
         return local_aws.client(service, self.aws_endpoint)
@@ -177,13 +225,11 @@ class LocalEnvironment:
             _wait_for_port(self.ports.stripe, self._processes[0], "localstripe")
             _wait_for_port(self.ports.aws, self._processes[1], "moto")
             self.stacks = AssemblyDeployer(endpoint_url=self.aws_endpoint).deploy_all(self.assembly)
-            self.client("ssm").put_parameter(
-                Name=f"/{self.env_name}/service/payment/stripe/secretKey",
-                Value=self.stripe_key,
-                Type="SecureString",
-                Overwrite=True,
-            )
+            self._put_secrets()
+            self._start_bus_tap()  # before anything can publish: the tap sees every event
             self._start_front()
+            self._start_stream_poller()
+            register_webhook(self.stripe_url, url=self.webhook_url, secret=self.webhook_secret)
             self._start_scheduler()
         except BaseException:
             self.stop()
@@ -202,6 +248,33 @@ class LocalEnvironment:
                 env={**os.environ, **local_aws.CREDENTIALS, "AWS_REGION": local_aws.REGION},
             )
         )
+
+    def function_settings(self, variable: str) -> list[str]:
+        """The distinct values of ``variable`` in the deployed functions' environments, sorted."""
+        values = set()
+        for page in self.client("lambda").get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                value = function.get("Environment", {}).get("Variables", {}).get(variable)
+                if value:
+                    values.add(str(value))
+        return sorted(values)
+
+    def _put_secrets(self) -> None:
+        ssm = self.client("ssm")
+        for variable, value in (
+            (STRIPE_KEY_PARAMETER_VARIABLE, self.stripe_key),
+            (WEBHOOK_SECRET_PARAMETER_VARIABLE, self.webhook_secret),
+        ):
+            for name in self.function_settings(variable):
+                ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+    def _start_bus_tap(self) -> None:
+        for bus_name in self.function_settings(EVENT_BUS_VARIABLE):
+            queue_url = create_bus_tap(
+                events=self.client("events"), sqs=self.client("sqs"), bus_name=bus_name, env_name=self.env_name
+            )
+            # One queue (its name is the environment's) taps every bus the functions publish to.
+            self.bus_tap_queue_url = self.bus_tap_queue_url or queue_url
 
     def _payment_stack(self) -> str:
         return f"Payment-{self.env_name}"
@@ -231,21 +304,45 @@ class LocalEnvironment:
             routes=api_routes(template), handler=invoke, secret_for=local_aws.secret_for, port=self.ports.api
         ).start()
 
+    def _physical_ids(self, stack: str) -> dict[str, str]:
+        resources = self.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+        # Resources moto passes over (the schedules among them) have no physical id.
+        return {
+            resource["LogicalResourceId"]: resource["PhysicalResourceId"]
+            for resource in resources
+            if resource.get("PhysicalResourceId")
+        }
+
     def _start_scheduler(self) -> None:
-        cloudformation = self.client("cloudformation")
         schedules = []
         for stack in self.stacks:
-            resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
-            # Resources moto passes over (the schedules themselves among them) have no physical id.
-            physical_ids = {
-                resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-                for resource in resources
-                if resource.get("PhysicalResourceId")
-            }
-            schedules += stack_schedules(self.assembly, stack, physical_ids=physical_ids)
+            schedules += stack_schedules(self.assembly, stack, physical_ids=self._physical_ids(stack))
         self._scheduler = LocalScheduler(
             schedules, lambda_client=self.client("lambda"), period_seconds=self.schedule_seconds
         ).start()
+
+    def _start_stream_poller(self) -> None:
+        lambda_client = self.client("lambda")
+        mappings = []
+        for stack in self.stacks:
+            mappings += stack_stream_mappings(
+                self.assembly, stack, physical_ids=self._physical_ids(stack), lambda_client=lambda_client
+            )
+        self._stream_poller = StreamPoller(
+            mappings,
+            streams_client=self.client("dynamodbstreams"),
+            invoke=lambda_invoker(lambda_client),
+            send_to_destination=destination_sender(self.client),
+        ).start()
+
+    def bus_events(self, wait_seconds: float = 5.0, *, at_least: int = 1) -> list[dict[str, Any]]:
+        """Receive and delete what the service put on its event bus since the last call (EventBridge envelopes:
+        ``detail-type``, ``source``, ``detail``...), waiting up to ``wait_seconds`` for ``at_least`` of them."""
+        if self.bus_tap_queue_url is None:
+            raise RuntimeError("local mode is not running, or no stack deploys the payment event bus")
+        return receive_bus_events(
+            sqs=self.client("sqs"), queue_url=self.bus_tap_queue_url, wait_seconds=wait_seconds, at_least=at_least
+        )
 
     def api_function_name(self) -> str:
         """The deployed function behind the API (the one whose handler is the API's)."""
@@ -261,6 +358,9 @@ class LocalEnvironment:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        if self._stream_poller is not None:
+            self._stream_poller.stop()
+            self._stream_poller = None
         if self._front is not None:
             self._front.stop()
             self._front = None

@@ -21,20 +21,28 @@ from local_mode.environment import PROJECT_ROOT, LocalEnvironment, LocalPorts, P
 
 
 def _usage(env: LocalEnvironment, env_name: str, checkout_url: str) -> str:
-    aws = f"--endpoint-url {env.aws_endpoint}"
+    credentials = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+    aws = f"{credentials} \\\n    .venv/bin/aws --endpoint-url {env.aws_endpoint}"
+    events = (
+        f"  # payment events (a tap queue on the event bus):\n"
+        f"  {aws} sqs receive-message --max-number-of-messages 10 --queue-url {env.bus_tap_queue_url}\n"
+        if env.bus_tap_queue_url
+        else ""
+    )
     return f"""
 Local mode is running (Ctrl-C stops everything):
   payment API   {env.api_url}   (POST charge; capture, refund and GET payments/<id> need SigV4)
   local AWS     {env.aws_endpoint}  (moto; any credentials, region us-east-1)
-  localstripe   {env.stripe_url}
+  localstripe   {env.stripe_url}   (its webhooks go to {env.webhook_url})
   checkout page {checkout_url}
 
 Try:
   curl -s -X POST {env.api_url}charge -H 'Content-Type: application/json' \\
     -d '{{"amount": 12500, "currency": "eur", "stripeToken": "pm_card_visa", "email": "you@example.com"}}'
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \\
-    .venv/bin/aws {aws} ssm get-parameter --name /{env_name}/service/payment/function/collect
-(more in the README, section "Local mode")
+  {aws} ssm get-parameter --name /{env_name}/service/payment/function/collect
+  # a signed Stripe event localstripe never sends (a dispute, an expiry, a failed refund...):
+  make local-event TYPE=charge.dispute.created PAYMENT=<ch_... or pi_...>
+{events}(more in the README, section "Local mode")
 """
 
 

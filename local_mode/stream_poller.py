@@ -5,7 +5,8 @@ switches that off (``moto_server.keep_stream_records_for_pollers``) and runs thi
 For each ``AWS::Lambda::EventSourceMapping`` of a deployed stack whose source is a DynamoDB stream, it reads the
 stream through the DynamoDB Streams API every ``poll_seconds``, invokes the function with the event Lambda sends
 (``{"Records": [...]}``, at most ``BatchSize`` records, in stream order) and honours the answer as Lambda does:
-- a function error (or a failed invoke) retries the whole batch after ``retry_delay_seconds``;
+- a function error (or a failed invoke) retries the whole batch, after ``retry_delay_seconds`` doubled per attempt
+  up to ``max_retry_delay_seconds`` (a batch that keeps failing does not flood the log);
 - with ``ReportBatchItemFailures``, ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}]}`` retries from
   the lowest failed record on, the records after it included; an empty, unknown or malformed identifier (or an
   answer that is not an object) fails the whole batch; no failures (``[]``, ``null``, no answer) is a success;
@@ -195,6 +196,7 @@ class StreamPoller:
         send_to_destination: SendToDestination | None = None,
         poll_seconds: float = 0.2,
         retry_delay_seconds: float = 0.5,
+        max_retry_delay_seconds: float = 5.0,
         log: IO[str] | None = None,
     ) -> None:
         self._mappings = mappings
@@ -203,6 +205,7 @@ class StreamPoller:
         self._send = send_to_destination
         self._poll_seconds = poll_seconds
         self._retry_delay = retry_delay_seconds
+        self._max_retry_delay = max_retry_delay_seconds
         self._log = log or sys.stderr
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -266,7 +269,7 @@ class StreamPoller:
             del reader.pending[: len(batch)]
             return 0
         self.retries[mapping.name] += 1
-        return self._retry_delay
+        return min(self._retry_delay * 2.0 ** (reader.attempts - 1), self._max_retry_delay)
 
     def _read(self, reader: _ShardReader) -> None:
         mapping = reader.mapping

@@ -3,7 +3,9 @@
 Each provider event becomes at most one ledger change, compared with what the record already holds, so a
 redelivery, a replay or an event that arrives after a later one never moves a payment backwards:
 
-- ``HoldExpired`` -> ``expired``, ``HoldCancelled`` -> ``released`` (both only from a hold);
+- ``HoldExpired`` -> ``expired``, ``HoldCancelled`` -> ``released`` (both only from a hold); an expiry of a payment
+  the ledger holds as captured for a booking is recorded nowhere (a capture never becomes an expiry) but flagged
+  (``Recorded.uncollected_booking_id``): that booking was confirmed on money never collected;
 - ``Captured`` -> ``captured`` (only from a hold; an own capture already recorded is left as it is);
 - ``Refunded`` -> ``partially_refunded``/``refunded``, one entry per provider refund not yet recorded (the refunds
   are listed at the provider: the event gives only the total, and an own refund recorded meanwhile must not count
@@ -74,6 +76,9 @@ class Recorded:
     outcome: Outcome
     payment_id: str | None = None
     status: PaymentStatus | None = None
+    # The provider says a hold lapsed that the ledger holds as captured for a booking: the booking was confirmed on
+    # money that was never collected (nothing can be recorded: a capture never becomes an expiry). Names the booking.
+    uncollected_booking_id: str | None = None
 
 
 class ProviderEventRecorder:
@@ -124,9 +129,24 @@ class ProviderEventRecorder:
     def _hold_ended(self, event: HoldExpired | HoldCancelled, record: PaymentRecord) -> Recorded:
         target = S.EXPIRED if isinstance(event, HoldExpired) else S.RELEASED
         if record.status not in HOLD_STATUSES:
+            if isinstance(event, HoldExpired) and record.captured_amount > 0:
+                return self._expired_but_captured(event, record)
             return self._not_applied(event, record, already=record.status == target)
         reason = EXPIRED_REASON if isinstance(event, HoldExpired) else f"cancelled:{event.reason or 'unknown'}"
         return self._apply(event, record, status=target, amount=record.authorized_amount, reason=reason)
+
+    def _expired_but_captured(self, event: HoldExpired, record: PaymentRecord) -> Recorded:
+        booking_id = None if record.booking is None else record.booking.booking_id
+        logger.error(
+            "the provider reports a hold expired that the ledger holds as captured: the money was never collected",
+            extra={"event_id": event.event_id, "payment_id": record.payment_id, "booking_id": booking_id},
+        )
+        return Recorded(
+            outcome=Outcome.OUT_OF_ORDER,
+            payment_id=record.payment_id,
+            status=record.status,
+            uncollected_booking_id=booking_id,
+        )
 
     def _captured(self, event: Captured, record: PaymentRecord) -> Recorded:
         if record.status not in HOLD_STATUSES:

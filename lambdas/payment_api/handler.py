@@ -227,6 +227,9 @@ def stripe_webhook() -> dict[str, Any]:
         raise WebhookRejected("the webhook body is not UTF-8") from None
     verified = verified_event(payload, event.headers.get("stripe-signature"), webhook_secrets(), now=time.time())
     recorded = event_recorder().record(provider_event(verified))
+    if recorded.uncollected_booking_id is not None:
+        # The same alarm as an expired hold of a booking (the event publisher's): a booking without its money.
+        metrics.add_metric(name="HoldExpiredForBooking", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="WebhookEventApplied" if recorded.outcome is Outcome.APPLIED else "WebhookEventIgnored",
         unit=MetricUnit.Count,

@@ -328,6 +328,25 @@ def test_an_expiry_reported_after_our_own_capture_changes_nothing(
     assert stored(ledger, payment_id) == before
 
 
+def test_an_expiry_of_a_payment_captured_for_a_confirmed_booking_raises_the_uncollected_booking_alarm(
+    api_module: ModuleType,
+    fake_provider: FakeProvider,
+    webhook_secret: str,
+    ledger: DynamoDBLedger,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a payment Collect captured for a booking (so the saga confirmed it)
+    payment_id = held_payment(api_module)
+    assert call(api_module, "/capture", {"chargeId": payment_id, "bookingId": "bk_confirmed"})[0] == 200
+    before = stored(ledger, payment_id)
+    capsys.readouterr()
+    # When Stripe says the hold expired after all
+    assert deliver(api_module, se.event("charge.expired", se.charge(payment_id)))[1]["outcome"] == "out_of_order"
+    # Then nothing is recorded (a capture never becomes an expiry), but the alarm's metric is published
+    assert stored(ledger, payment_id) == before
+    assert '"HoldExpiredForBooking":[1.0]' in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("reason", "status"), [("automatic", S.EXPIRED), ("expired", S.EXPIRED), ("requested_by_customer", S.RELEASED)]
 )

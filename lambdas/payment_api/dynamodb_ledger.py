@@ -242,24 +242,15 @@ class DynamoDBLedger:
         update = f"SET {', '.join(sets)} ADD {', '.join(adds)}"
         if removes:
             update += f" REMOVE {', '.join(removes)}"
-        failure = f"the ledger could not update payment {transition.payment_id}"
-        try:
-            response = self._client.update_item(
-                TableName=self._table_name,
-                Key={ID: {"S": transition.payment_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=STATUS_NAME,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            current = _item_of_failed_condition(error, failure)
-        except BotoCoreError:
-            raise LedgerUnavailable(failure) from None
-        else:
-            return record_from_item(response["Attributes"])
+        written, current = self._update(
+            transition.payment_id,
+            update=update,
+            condition=condition,
+            values=values,
+            names=STATUS_NAME,
+        )
+        if written is not None:
+            return written
         return _not_applied(current, transition)
 
     def record_fraud_warning(self, note: FraudWarningNote) -> PaymentRecord:
@@ -281,35 +272,57 @@ class DynamoDBLedger:
             occurred_at=note.occurred_at,
             fraud_warning=note.warning,
         )
-        failure = f"the ledger could not update payment {note.payment_id}"
-        try:
-            response = self._client.update_item(
-                TableName=self._table_name,
-                Key={ID: {"S": note.payment_id}},
-                UpdateExpression=(
-                    f"SET {FRAUD_WARNING} = :warning, {UPDATED_AT} = :at, {HISTORY} = list_append({HISTORY}, :entry) "
-                    f"ADD {ENTRY_IDS} :entrySet"
-                ),
-                ConditionExpression=NOTE_CONDITION,
-                ExpressionAttributeValues={
-                    ":warning": fraud_warning_value(note.warning),
-                    ":at": {"S": at},
-                    ":entry": {"L": [entry]},
-                    ":entryId": {"S": note.entry_id},
-                    ":entrySet": {"SS": [note.entry_id]},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            current = _item_of_failed_condition(error, failure)
-        except BotoCoreError:
-            raise LedgerUnavailable(failure) from None
-        else:
-            return record_from_item(response["Attributes"])
+        written, current = self._update(
+            note.payment_id,
+            update=(
+                f"SET {FRAUD_WARNING} = :warning, {UPDATED_AT} = :at, {HISTORY} = list_append({HISTORY}, :entry) "
+                f"ADD {ENTRY_IDS} :entrySet"
+            ),
+            condition=NOTE_CONDITION,
+            values={
+                ":warning": fraud_warning_value(note.warning),
+                ":at": {"S": at},
+                ":entry": {"L": [entry]},
+                ":entryId": {"S": note.entry_id},
+                ":entrySet": {"SS": [note.entry_id]},
+            },
+        )
+        if written is not None:
+            return written
         if current is None:
             raise PaymentRecordMissing(note.payment_id)
         return record_from_item(current)
+
+    def _update(
+        self,
+        payment_id: str,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: Mapping[str, str] | None = None,
+    ) -> tuple[PaymentRecord | None, Mapping[str, Any] | None]:
+        """One conditional UpdateItem: (the record after it, None) when it was written, else (None, the item as the
+        failed condition saw it, None when there is no item). Any other failure raises ``LedgerUnavailable``."""
+        failure = f"the ledger could not update payment {payment_id}"
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": {ID: {"S": payment_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        try:
+            response = self._client.update_item(**request)
+        except ClientError as error:
+            return None, _item_of_failed_condition(error, failure)
+        except BotoCoreError:
+            raise LedgerUnavailable(failure) from None
+        return record_from_item(response["Attributes"]), None
 
     def holds_created_before(self, cutoff: datetime, *, page_size: int) -> Iterator[PaymentRecord]:
         """Records in a hold status created strictly before ``cutoff``, oldest first within each hold status

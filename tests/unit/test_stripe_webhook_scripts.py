@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -22,7 +20,7 @@ from payment_stack.config import (
     stripe_webhook_secret_parameter_name,
 )
 from scripts import put_stripe_webhook_secret, register_stripe_webhook
-from tests.unit.payment_api.stripe_stub import StripeCall, stripe_error
+from tests.unit.payment_api.stripe_stub import OfflineStripeHttp, StripeCall, stripe_error
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -184,7 +182,7 @@ def listed(params: Mapping[str, str], name: str) -> list[str]:
 
 
 @dataclass
-class FakeStripeWebhooks(stripe.HTTPClient):
+class FakeStripeWebhooks(OfflineStripeHttp):
     """Stripe's webhook endpoint API in memory: list (paged by ``page_size``), create (answers a new ``secret``
     once), update (``enabled_events``, ``description``, ``disabled``). ``refusal`` answers every request."""
 
@@ -192,26 +190,10 @@ class FakeStripeWebhooks(stripe.HTTPClient):
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 2
     refusal: tuple[int, dict[str, Any]] | None = None
-    calls: list[StripeCall] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        super().__init__()
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[str, int, Mapping[str, str]]:
-        split = urlsplit(url)
-        params = dict(parse_qsl(post_data if isinstance(post_data, str) and post_data else split.query))
-        api_key = dict(headers or {}).get("Authorization", "").removeprefix("Bearer ") or None
-        self.calls.append(StripeCall(method.upper(), split.path, None, params, api_key))
-        status, body = self.refusal or self._answer(method.upper(), split.path, params)
-        return json.dumps(body), status, {"request-id": f"req_fake_{len(self.calls)}"}
+    def answer(self, call: StripeCall) -> tuple[int, dict[str, Any], dict[str, str]]:
+        status, body = self.refusal or self._answer(call.method, call.path, call.params)
+        return status, body, {}
 
     def _answer(self, method: str, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         ids = [endpoint["id"] for endpoint in self.endpoints]
@@ -242,23 +224,6 @@ class FakeStripeWebhooks(stripe.HTTPClient):
             return 200, endpoint
         return stripe_error(404, "invalid_request_error", "resource_missing", "No such webhook endpoint")
 
-    def request_stream(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
-        raise NotImplementedError("webhook endpoints are never streamed")
-
-    def close(self) -> None:
-        """Nothing to close: no connection is ever opened."""
-
-    def writes(self) -> list[StripeCall]:
-        return [call for call in self.calls if call.method == "POST"]
-
 
 @pytest.fixture
 def deployed(ssm: SSMClient) -> SSMClient:
@@ -283,7 +248,7 @@ def test_a_new_endpoint_is_created_and_its_secret_stored_unprinted(
     fake = FakeStripeWebhooks(endpoints=[endpoint_object("we_other", url="https://other.example/hook")])
     assert register(fake) == 0
     # Then one endpoint is created, pinned to the SDK's API version, with the key from SSM
-    (create,) = fake.writes()
+    (create,) = fake.posts()
     assert create.path == "/v1/webhook_endpoints"
     assert {key: value for key, value in create.params.items() if not key.startswith("enabled_events")} == {
         "url": WEBHOOK_URL,
@@ -310,7 +275,7 @@ def test_a_second_run_changes_nothing(deployed: SSMClient, capsys: pytest.Captur
     capsys.readouterr()
     assert register(fake) == 0
     # Then no second create, no update, the secret untouched
-    assert [call.path for call in fake.writes()] == ["/v1/webhook_endpoints"]
+    assert [call.path for call in fake.posts()] == ["/v1/webhook_endpoints"]
     assert stored(deployed, SECRET_PARAMETER)[2] == 1
     out, err = capsys.readouterr()
     assert f"webhook endpoint we_created1 for {WEBHOOK_URL}: up to date" in out
@@ -323,7 +288,7 @@ def test_the_same_events_in_another_order_are_up_to_date(
     deployed.put_parameter(Name=SECRET_PARAMETER, Value=WEBHOOK_SECRET, Type="SecureString")
     fake = FakeStripeWebhooks(endpoints=[endpoint_object("we_1", events=list(reversed(WEBHOOK_EVENT_TYPES)))])
     assert register(fake) == 0
-    assert fake.writes() == []
+    assert fake.posts() == []
     out, err = capsys.readouterr()
     assert "webhook endpoint we_1" in out
     assert "up to date" in out
@@ -349,7 +314,7 @@ def test_changed_events_and_description_are_updated_in_place(
     fake = FakeStripeWebhooks(endpoints=[endpoint])
     # When the command runs / Then the endpoint gets exactly the handled events, and stays enabled
     assert register(fake) == 0
-    (update,) = fake.writes()
+    (update,) = fake.posts()
     assert update.path == "/v1/webhook_endpoints/we_1"
     assert listed(update.params, "enabled_events") == list(WEBHOOK_EVENT_TYPES)
     assert update.params["description"] == DESCRIPTION
@@ -368,7 +333,7 @@ def test_a_disabled_endpoint_is_enabled_again(deployed: SSMClient, capsys: pytes
     endpoint = endpoint_object("we_1", status="disabled")
     fake = FakeStripeWebhooks(endpoints=[endpoint])
     assert register(fake) == 0
-    (update,) = fake.writes()
+    (update,) = fake.posts()
     assert update.params["disabled"] == "false"
     assert listed(update.params, "enabled_events") == list(WEBHOOK_EVENT_TYPES)
     assert endpoint["status"] == "enabled"
@@ -390,7 +355,7 @@ def test_duplicates_on_later_pages_are_reported_not_touched(
         "we_other1",
         "we_first",
     ]
-    assert [call.path for call in fake.writes()] == ["/v1/webhook_endpoints/we_first"]
+    assert [call.path for call in fake.posts()] == ["/v1/webhook_endpoints/we_first"]
     assert duplicate["enabled_events"] == []
     out, err = capsys.readouterr()
     assert "warning: endpoint we_dup also receives" in err
@@ -403,7 +368,7 @@ def test_an_existing_endpoint_without_a_stored_secret_gets_a_fix_hint(
 ) -> None:
     fake = FakeStripeWebhooks(endpoints=[endpoint_object("we_1")])
     assert register(fake) == 0
-    assert fake.writes() == []
+    assert fake.posts() == []
     out, err = capsys.readouterr()
     assert "up to date" in out
     assert f"warning: {SECRET_PARAMETER} does not exist" in err
@@ -418,7 +383,7 @@ def test_an_endpoint_of_another_api_version_is_reported(
     deployed.put_parameter(Name=SECRET_PARAMETER, Value=WEBHOOK_SECRET, Type="SecureString")
     fake = FakeStripeWebhooks(endpoints=[endpoint_object("we_1", api_version="2024-06-20")])
     assert register(fake) == 0
-    assert fake.writes() == []
+    assert fake.posts() == []
     out, err = capsys.readouterr()
     assert "API version 2024-06-20" in out
     assert f"warning: endpoint we_1 sends events of API version 2024-06-20, not {stripe.api_version}" in err
@@ -465,7 +430,7 @@ def test_a_missing_stripe_key_exits_2(ssm: SSMClient, capsys: pytest.CaptureFixt
 def test_a_stripe_refusal_exits_1(deployed: SSMClient, capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeStripeWebhooks(refusal=stripe_error(401, "invalid_request_error", None, "Invalid API Key provided"))
     assert register(fake) == 1
-    assert fake.writes() == []
+    assert fake.posts() == []
     out, err = capsys.readouterr()
     assert "error: Stripe refused the request" in err
     assert "Invalid API Key provided" in err

@@ -29,18 +29,12 @@ class StripeCall:
 
 
 @dataclass
-class FakeStripeHttp(stripe.HTTPClient):
-    """Answers ``routes[(METHOD, path)]``: a ``(status, JSON body)`` pair, or an exception to raise.
+class OfflineStripeHttp(stripe.HTTPClient):
+    """A Stripe transport that opens no connection: records every request in ``calls`` and lets ``answer`` say what
+    Stripe would reply. Subclasses implement ``answer``."""
 
-    A request without a route gets Stripe's 404 ``resource_missing`` answer.
-    """
-
-    name = "fake-stripe"
-    routes: dict[tuple[str, str], tuple[int, dict[str, Any]] | Exception] = field(default_factory=dict)
+    name = "offline-stripe"
     calls: list[StripeCall] = field(default_factory=list)
-    timeouts: list[object] = field(default_factory=list)  # what each client built on this transport was given
-    # Routes answered as Stripe answers a repeated Idempotency-Key: the first answer, marked Idempotent-Replayed.
-    replayed: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -57,23 +51,20 @@ class FakeStripeHttp(stripe.HTTPClient):
         split = urlsplit(url)
         form = post_data if isinstance(post_data, str) and post_data else split.query
         sent = dict(headers or {})
-        self.calls.append(
-            StripeCall(
-                method=method.upper(),
-                path=split.path,
-                idempotency_key=sent.get("Idempotency-Key"),
-                params=dict(parse_qsl(form)),
-                api_key=sent.get("Authorization", "").removeprefix("Bearer ") or None,
-            )
+        call = StripeCall(
+            method=method.upper(),
+            path=split.path,
+            idempotency_key=sent.get("Idempotency-Key"),
+            params=dict(parse_qsl(form)),
+            api_key=sent.get("Authorization", "").removeprefix("Bearer ") or None,
         )
-        answer = self.routes.get((method.upper(), split.path))
-        if isinstance(answer, Exception):
-            raise answer
-        status, body = answer or stripe_error(404, "invalid_request_error", "resource_missing", "No such object")
-        headers = {"request-id": f"req_fake_{len(self.calls)}"}
-        if (method.upper(), split.path) in self.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return json.dumps(body), status, headers
+        self.calls.append(call)
+        status, body, answer_headers = self.answer(call)
+        return json.dumps(body), status, {"request-id": f"req_fake_{len(self.calls)}", **answer_headers}
+
+    def answer(self, call: StripeCall) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """(status, JSON body, extra headers) for ``call``; raise to fail the request as the network would."""
+        raise NotImplementedError
 
     def request_stream(
         self,
@@ -84,14 +75,36 @@ class FakeStripeHttp(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
-        raise NotImplementedError("the payment API never streams")
+        raise NotImplementedError("nothing here streams from Stripe")
 
     def close(self) -> None:
         """Nothing to close: no connection is ever opened."""
 
     def posts(self) -> list[StripeCall]:
-        """The money-moving requests (Stripe's reads are GETs)."""
+        """The requests that change something at Stripe (its reads are GETs)."""
         return [call for call in self.calls if call.method == "POST"]
+
+
+@dataclass
+class FakeStripeHttp(OfflineStripeHttp):
+    """Answers ``routes[(METHOD, path)]``: a ``(status, JSON body)`` pair, or an exception to raise.
+
+    A request without a route gets Stripe's 404 ``resource_missing`` answer.
+    """
+
+    name = "fake-stripe"
+    routes: dict[tuple[str, str], tuple[int, dict[str, Any]] | Exception] = field(default_factory=dict)
+    timeouts: list[object] = field(default_factory=list)  # what each client built on this transport was given
+    # Routes answered as Stripe answers a repeated Idempotency-Key: the first answer, marked Idempotent-Replayed.
+    replayed: set[tuple[str, str]] = field(default_factory=set)
+
+    def answer(self, call: StripeCall) -> tuple[int, dict[str, Any], dict[str, str]]:
+        answer = self.routes.get((call.method, call.path))
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer or stripe_error(404, "invalid_request_error", "resource_missing", "No such object")
+        headers = {"Idempotent-Replayed": "true"} if (call.method, call.path) in self.replayed else {}
+        return status, body, headers
 
 
 def stripe_error(

@@ -40,6 +40,10 @@ Invoke = Callable[[str, bytes], tuple[Any, str | None]]
 SendToDestination = Callable[[str, dict[str, Any]], None]
 
 
+# After a failed read: the pause before the next one.
+READ_FAILURE_PAUSE_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class StreamMapping:
     """One DynamoDB stream event source mapping, with the deployed names it refers to."""
@@ -284,7 +288,10 @@ class StreamPoller:
         except (BotoCoreError, ClientError) as error:
             # An expired or unknown iterator included: a new one resumes after the last record read.
             reader.iterator = None
-            self._say(mapping, f"reading shard {reader.shard_id} failed: {error}")
+            # Wait a little before the next read, and say nothing when local mode is stopping meanwhile (Ctrl-C
+            # reaches moto before the poller is told to stop).
+            if not self._stopped.wait(READ_FAILURE_PAUSE_SECONDS):
+                self._say(mapping, f"reading shard {reader.shard_id} failed: {error}")
             return
         records = [lambda_record(record, mapping.stream_arn) for record in answer["Records"]]
         if records:

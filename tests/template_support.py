@@ -19,6 +19,27 @@ def only_logical_id(template: Template, resource_type: str) -> str:
     return next(iter(found))
 
 
+def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    """The one function with ``handler``, as ``(logical id, resource)``: found by property, never by hashed id."""
+    functions = {
+        logical_id: resource
+        for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
+        if resource["Properties"]["Handler"] == handler
+    }
+    assert len(functions) == 1, f"expected one function with handler {handler}, found {sorted(functions)}"
+    return next(iter(functions.items()))
+
+
+def ledger_id(template: Template) -> str:
+    """The logical id of the payment ledger: the one table with a global secondary index (holds-by-age)."""
+    (found,) = [
+        logical_id
+        for logical_id, table in resources_of(template, "AWS::DynamoDB::Table").items()
+        if "GlobalSecondaryIndexes" in table["Properties"]
+    ]
+    return found
+
+
 def render(value: Any, template: Template) -> str:
     """A string or ``Fn::Join`` as text: a Ref to a Stage becomes its StageName, any other Ref ``${LogicalId}``."""
     if isinstance(value, str):

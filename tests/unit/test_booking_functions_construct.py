@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
-from tests.template_support import only_logical_id, render, resources_of
+from tests.template_support import function_by_handler, only_logical_id, render, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature/x"
@@ -33,17 +33,6 @@ def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
 @pytest.fixture(scope="module")
 def template() -> Template:
     return Template.from_stack(stack_for())
-
-
-def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
-    """The one function with ``handler``, as ``(logical id, resource)``: found by property, never by hashed id."""
-    functions = {
-        logical_id: resource
-        for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
-        if resource["Properties"]["Handler"] == handler
-    }
-    assert len(functions) == 1, f"expected one function with handler {handler}, found {sorted(functions)}"
-    return next(iter(functions.items()))
 
 
 def statements_of_function(template: Template, handler: str) -> list[dict[str, Any]]:

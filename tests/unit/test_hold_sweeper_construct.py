@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import build_app
 from tests.cdk_support import make_app
-from tests.template_support import only_logical_id, resources_of
+from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
 
 ENV = "feature-x"
@@ -26,24 +26,6 @@ def template_for(env: str = ENV, **context: Any) -> Template:
 @pytest.fixture(scope="module")
 def template() -> Template:
     return template_for()
-
-
-def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
-    (found,) = [
-        (logical_id, function)
-        for logical_id, function in resources_of(template, "AWS::Lambda::Function").items()
-        if function["Properties"]["Handler"] == handler
-    ]
-    return found
-
-
-def ledger_id(template: Template) -> str:
-    (found,) = [
-        logical_id
-        for logical_id, table in resources_of(template, "AWS::DynamoDB::Table").items()
-        if "GlobalSecondaryIndexes" in table["Properties"]
-    ]
-    return found
 
 
 def role_statements(template: Template, role: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from payment_stack.app_builder import build_app
 from payment_stack.payment_events import DETAIL_TYPES, SOURCE
 from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
-from tests.template_support import only_logical_id, resources_of
+from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
 from tests.unit.iam_support import accept_in_test, actions_of, resources_in, statements_of_role
 
 ENV = "feature-x"
@@ -34,24 +34,6 @@ def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
 @pytest.fixture(scope="module")
 def template() -> Template:
     return Template.from_stack(stack_for())
-
-
-def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
-    (found,) = [
-        (logical_id, function)
-        for logical_id, function in resources_of(template, "AWS::Lambda::Function").items()
-        if function["Properties"]["Handler"] == handler
-    ]
-    return found
-
-
-def ledger_id(template: Template) -> str:
-    (found,) = [
-        logical_id
-        for logical_id, table in resources_of(template, "AWS::DynamoDB::Table").items()
-        if "GlobalSecondaryIndexes" in table["Properties"]
-    ]
-    return found
 
 
 def publisher_statements(template: Template) -> list[dict[str, Any]]:

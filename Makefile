@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# One Python for everything: Lambda's runtime (payment_stack/payment_function.py), the venv, tests, local mode, the
+# bytecode in the bundles. PYTHON defaults to python3.13 on PATH, else pyenv's 3.13 (scripts/find_python.sh).
+PYTHON_VERSION := 3.13
+PYTHON ?= $(shell scripts/find_python.sh $(PYTHON_VERSION))
 VENV := .venv
 BIN := $(VENV)/bin
 CDK := node_modules/.bin/cdk
@@ -14,7 +17,14 @@ TEST_ENV ?= feature/ci-sample
 CDK_ENV_ARG = $(if $(ENV),--context 'env=$(ENV)')
 
 REQUIREMENTS := requirements.txt requirements-dev.txt $(wildcard lambdas/*/requirements.txt)
-VENV_STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
+VENV_STAMP := $(VENV)/.installed-py$(PYTHON_VERSION)-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
+define NO_PYTHON
+Python $(PYTHON_VERSION) was not found (looked for python$(PYTHON_VERSION) on PATH and for pyenv's $(PYTHON_VERSION)).
+The functions run on Lambda's python$(PYTHON_VERSION), so the venv, the tests, local mode and the bundles' bytecode
+use exactly that version. Install it, e.g. `pyenv install $(PYTHON_VERSION)` or your system's python$(PYTHON_VERSION)
+package, or name one: make PYTHON=/path/to/python$(PYTHON_VERSION) ...
+endef
+export NO_PYTHON
 NODE_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-16)
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -26,8 +36,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# A venv built by another Python version (or broken) is rebuilt; PYTHON must be that version too.
+PYTHON_VERSION_OF = $$("$(1)" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 $(VENV_STAMP): $(REQUIREMENTS)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -e $(VENV) ] && [ "$(call PYTHON_VERSION_OF,$(BIN)/python)" != $(PYTHON_VERSION) ]; then \
+		echo "Recreating $(VENV): it was not built by Python $(PYTHON_VERSION)"; rm -rf $(VENV); fi
+	@if [ ! -e $(VENV) ]; then \
+		if [ -z "$(PYTHON)" ]; then echo "$$NO_PYTHON" >&2; exit 1; fi; \
+		if [ "$(call PYTHON_VERSION_OF,$(PYTHON))" != $(PYTHON_VERSION) ]; then \
+			echo "PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION)" >&2; exit 1; fi; \
+		echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --requirement requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@

@@ -114,7 +114,7 @@ def lambda_environment(spec: FunctionSpec, *, python_path: str, **overrides: str
         "PYTHONPATH": python_path,
         "LAMBDA_TASK_ROOT": str(PROJECT_ROOT),
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.14",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),

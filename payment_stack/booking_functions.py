@@ -117,7 +117,5 @@ class BookingPaymentFunctions(Construct):
             removal_policy=config.removal_policy,
             encryption_key=self._encryption_key,
             environment={"PAYMENT_API_URL": payment_api.url},
-            # Powertools from its official layer, not the bundle: keeps each zip under 1 MB.
-            powertools_layer=True,
             snap_start=config.snap_start,
         )

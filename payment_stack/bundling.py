@@ -5,6 +5,10 @@ Each asset holds ``lambdas/__init__.py``, ``lambdas/<function>/`` and ``lambdas/
 and nothing else: no CDK, no test tools, and no ``stripe`` in functions that do not list it. ``layer_provided``
 names distributions a Lambda layer brings (e.g. Powertools): they stay pinned in requirements.txt (the dev venv and
 the closure test read it) but are left out of the bundle.
+
+Every bundle ships bytecode compiled by an interpreter of the runtime's own version (``payment_stack.bundle_bytecode``
+says how): ``/var/task`` is read-only, so without it each cold start compiles every module it imports and never
+keeps the result.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from aws_cdk import aws_lambda as lambda_
 LAMBDAS_ROOT = Path(__file__).resolve().parent.parent / "lambdas"
 SHARED_PACKAGE = "shared"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+
+# Bumped whenever what a bundle holds changes for unchanged inputs, so every asset hash (and function) changes.
+BUNDLE_LAYOUT = "bytecode:unchecked-hash,sourceless-dependencies"
+_FINISH_SCRIPT = Path(__file__).resolve().parent / "bundle_bytecode.py"
 
 _PIP_PLATFORMS = {
     lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64",
@@ -61,9 +69,29 @@ def _python_version(runtime: lambda_.Runtime) -> str:
     return runtime.name.removeprefix("python")
 
 
+def interpreter_version() -> str:
+    """``major.minor`` of the interpreter running the synth, e.g. ``3.13``."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def finish_command(python: str, bundle_dir: str, *, python_version: str) -> list[str]:
+    """``payment_stack/bundle_bytecode.py`` run on ``bundle_dir`` by ``python``, passed as ``-c`` so that it also
+    runs in the bundling container, which sees only ``lambdas/``."""
+    return [python, "-c", _FINISH_SCRIPT.read_text(), bundle_dir, "--python-version", python_version]
+
+
+class BytecodeVersionMismatch(RuntimeError):
+    """The synth runs on a Python whose bytecode the function's runtime cannot load, and Docker is not available."""
+
+
 @jsii.implements(ILocalBundling)
 class LocalPipBundler:
-    """Bundles on this machine with the running interpreter's pip; declines (so CDK uses Docker) without pip."""
+    """Bundles on this machine with the running interpreter's pip and compiles the bundle's bytecode with it.
+
+    Declines (so CDK bundles in the runtime's image, whose Python is the runtime's) without pip, or when the running
+    interpreter is another minor version than the runtime: its bytecode would be ignored (another magic number) and
+    every cold start would compile again. Without Docker either, raises ``BytecodeVersionMismatch`` saying so.
+    """
 
     def __init__(
         self,
@@ -82,10 +110,38 @@ class LocalPipBundler:
     def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
         if importlib.util.find_spec("pip") is None:
             return False
+        if interpreter_version() != self._python_version:
+            return self._decline_for_version()
         output = Path(output_dir)
         self._install_requirements(output)
         self._copy_sources(output)
+        self._compile(output)
         return True
+
+    def _decline_for_version(self) -> bool:
+        found = f"Python {interpreter_version()} ({sys.executable})"
+        if shutil.which("docker") is None:
+            raise BytecodeVersionMismatch(
+                f"bundling {self._function_dir}: its runtime is python{self._python_version}, but the synth runs on "
+                f"{found} and Docker is not installed. Bytecode must be compiled by Python {self._python_version}: "
+                f"run the synth from the project's venv (make synth), or install Docker."
+            )
+        # CDK shows the app's stderr: falling back to Docker must not be silent.
+        print(
+            f"bundling {self._function_dir} in Docker: the synth runs on {found}, the runtime is "
+            f"python{self._python_version}",
+            file=sys.stderr,
+        )
+        return False
+
+    def _compile(self, output: Path) -> None:
+        command = finish_command(sys.executable, str(output), python_version=self._python_version)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"bundling {self._function_dir}: compiling the bundle's bytecode failed:\n"
+                f"{(completed.stdout + completed.stderr).strip()}"
+            )
 
     def _install_requirements(self, output: Path) -> None:
         requirements = LAMBDAS_ROOT / self._function_dir / "requirements.txt"
@@ -144,7 +200,7 @@ def source_hash(
     layer_provided: frozenset[str] = frozenset(),
 ) -> str:
     """A hash of everything that goes into one function's asset, so an unchanged function is never rebundled."""
-    digest = hashlib.sha256(f"{runtime.name}|{architecture.name}|{function_dir}".encode())
+    digest = hashlib.sha256(f"{runtime.name}|{architecture.name}|{function_dir}|{BUNDLE_LAYOUT}".encode())
     if layer_provided:
         # Only when set, so the hashes (and assets) of functions without a layer stay as they were.
         digest.update(f"|layer-provided:{','.join(sorted(canonical_name(n) for n in layer_provided))}".encode())
@@ -165,7 +221,7 @@ def function_code(
     architecture: lambda_.Architecture,
     layer_provided: Iterable[str] = (),
 ) -> lambda_.Code:
-    """The code asset of ``lambdas/<function_dir>``: bundled locally, in the runtime's bundling image otherwise.
+    """The code asset of ``lambdas/<function_dir>`` with its bytecode: bundled locally, else in the runtime's image.
 
     ``layer_provided``: distributions a layer of the function provides, left out of the bundle.
     """
@@ -182,6 +238,8 @@ def function_code(
         f"{write_requirements}pip install --no-compile --no-deps -r {requirements} -t /asset-output"
         f" && mkdir -p /asset-output/lambdas && cp __init__.py /asset-output/lambdas/"
         f" && cp -r {function_dir} {SHARED_PACKAGE} /asset-output/lambdas/"
+        # The bundling image's python is the runtime's own version.
+        f" && {shlex.join(finish_command('python', '/asset-output', python_version=_python_version(runtime)))}"
     )
     return lambda_.Code.from_asset(
         str(LAMBDAS_ROOT),

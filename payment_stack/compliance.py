@@ -87,6 +87,22 @@ _LAMBDA_OUTSIDE_VPC_REASON = (
     "for data that is not there."
 )
 
+_OLDER_RUNTIME_REASON = (
+    "python3.13 on purpose, one minor version behind the newest runtime: the bundle's compiled bytecode is only "
+    "valid for the version that compiled it, and the tests, local mode and the benchmarks run on that same 3.13 "
+    "(the Python every development and CI machine of this project carries), so what is tested is what runs. It is "
+    "a supported Lambda runtime, patched by AWS; moving on is payment_function.RUNTIME and the Makefile's "
+    "PYTHON_VERSION together."
+)
+# Every Python function of the payment stack (their Lambda::Function resources are "<path>/Function/Resource").
+_PAYMENT_FUNCTIONS = (
+    "PaymentApi/Handler",
+    "BookingFunctions/Collect",
+    "BookingFunctions/Refund",
+    "HoldSweeper/Handler",
+    "PaymentEvents/Publisher",
+)
+
 SUPPRESSIONS: tuple[Suppression, ...] = (
     # --- Payment-<env>: the API --------------------------------------------------------------------------------------
     Suppression(
@@ -205,6 +221,12 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "region, so it cannot be scoped to this API's log groups.",
     ),
     # --- Payment-<env>: the functions --------------------------------------------------------------------------------
+    *(
+        Suppression(
+            stack=PAYMENT, path=f"{function}/Function/Resource", rule="AwsSolutions-L1", reason=_OLDER_RUNTIME_REASON
+        )
+        for function in _PAYMENT_FUNCTIONS
+    ),
     Suppression(
         stack=PAYMENT,
         path="PaymentApi/Handler/Function/Resource",

@@ -12,14 +12,15 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from payment_stack.bundling import function_code
-from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS
-from payment_stack.powertools_layer import powertools_layer as powertools_layer_of
+from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS, powertools_layer
 from payment_stack.roles import ManagedPolicyRole
 
 POWERTOOLS_SERVICE_NAME = "payment"
 METRICS_NAMESPACE = "ServerlessAirline"
-# The newest Python runtime aws-cdk-lib offers; tests run the same code on the local Python 3.11.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The one Python of the project: every function, the Powertools layer lookup, the bundles' bytecode, and (through the
+# Makefile's PYTHON_VERSION) the venv that runs the tests, local mode and the benchmarks. 3.13 is the newest version
+# Powertools publishes a layer for and this machine's pyenv holds, so what is tested is what Lambda runs.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Graviton: cheaper per millisecond and no slower for this I/O-bound code; every dependency ships aarch64 wheels.
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # With SnapStart, callers invoke this alias of the newest published version (SnapStart never applies to $LATEST).
@@ -40,8 +41,9 @@ class PaymentFunction(Construct):
     Exposes ``function`` (the ``lambda_.Function``), ``role`` and ``log_group``. ``environment`` adds business
     settings to the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, ``log_level``).
 
-    ``powertools_layer``: Powertools comes from the official Powertools layer of the version the function's
-    requirements.txt pins (``payment_stack.powertools_layer``) and is left out of the bundle.
+    Powertools comes from the official Powertools layer of the version the function's requirements.txt pins
+    (``payment_stack.powertools_layer``) and is left out of the bundle, which keeps each zip within its size target
+    now that bundles ship bytecode.
 
     ``snap_start``: Lambda SnapStart on published versions. The function's ``current_version`` is published and the
     alias ``live`` points at it; ``alias`` is that alias (``None`` without SnapStart) and ``invoke_target`` is what
@@ -64,7 +66,6 @@ class PaymentFunction(Construct):
         removal_policy: RemovalPolicy,
         encryption_key: kms.IKey | None = None,
         environment: Mapping[str, str] | None = None,
-        powertools_layer: bool = False,
         snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -90,13 +91,9 @@ class PaymentFunction(Construct):
                 function_dir=function_dir,
                 runtime=RUNTIME,
                 architecture=ARCHITECTURE,
-                layer_provided=LAYER_PROVIDED_DISTRIBUTIONS if powertools_layer else (),
+                layer_provided=LAYER_PROVIDED_DISTRIBUTIONS,
             ),
-            layers=(
-                [powertools_layer_of(self, function_dir=function_dir, runtime=RUNTIME, architecture=ARCHITECTURE)]
-                if powertools_layer
-                else None
-            ),
+            layers=[powertools_layer(self, function_dir=function_dir, runtime=RUNTIME, architecture=ARCHITECTURE)],
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             # A replaced version is deleted: every published SnapStart version is billed for its cached snapshot.
             current_version_options=(

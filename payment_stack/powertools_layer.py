@@ -45,7 +45,7 @@ def pinned_powertools_version(function_dir: str) -> str:
 
 
 def layer_parameter_name(*, version: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
-    """The public parameter holding the layer ARN, e.g. ``/aws/service/powertools/python/arm64/python3.14/3.37.0``."""
+    """The public parameter holding the layer ARN, e.g. ``/aws/service/powertools/python/arm64/python3.13/3.37.0``."""
     return f"{PARAMETER_PREFIX}/{architecture.name}/{runtime.name}/{version}"
 
 

@@ -60,7 +60,7 @@ def test_function_runs_python_on_arm_with_tracing_timeout_and_memory(template: T
     _, function = function_by_handler(template, HANDLERS[name])
     properties = function["Properties"]
     # Then it runs the newest Python on arm64 with X-Ray, 30 s (inside which its HTTP timeouts fit) and 256 MB
-    assert properties["Runtime"] == "python3.14"
+    assert properties["Runtime"] == "python3.13"
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["Timeout"] == 30

@@ -33,6 +33,7 @@ from payment_stack.monitoring import (
     PaymentMonitoring,
     import_payment_alarm_topic,
 )
+from payment_stack.payment_function import RUNTIME
 from tests.template_support import only_logical_id, resources_of
 
 ENV = "feature-x"
@@ -76,7 +77,7 @@ def build(
             stack,
             name,
             description=name,
-            runtime=lambda_.Runtime.PYTHON_3_14,
+            runtime=RUNTIME,
             handler="index.handler",
             code=lambda_.Code.from_inline("def handler(e, c): pass"),
         )

@@ -36,8 +36,8 @@ def add_sample_function(stack: PaymentStack) -> PaymentFunction:
         encryption_key=stack.encryption_key,
         environment={"PAYMENT_API_URL": "https://example.invalid/Prod"},
     )
-    # The app's own functions have these two accepted in payment_stack.compliance; so does the test's sample.
-    accept_in_test(sample, "PCI.DSS.321-LambdaInsideVPC", "AwsSolutions-IAM5[Resource::*]")
+    # The app's own functions have these accepted in payment_stack.compliance; so does the test's sample.
+    accept_in_test(sample, "PCI.DSS.321-LambdaInsideVPC", "AwsSolutions-IAM5[Resource::*]", "AwsSolutions-L1")
     return sample
 
 
@@ -58,14 +58,14 @@ def test_unresolvable_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPat
         build_app(make_app(), environ={})
 
 
-def test_functions_use_the_newest_python_on_arm_with_tracing_and_powertools_settings() -> None:
+def test_functions_run_python_3_13_on_arm_with_tracing_and_powertools_settings() -> None:
     stack = stack_for("feature-x", **{"payment:logLevel": "DEBUG"})
     add_sample_function(stack)
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Runtime": "python3.14",
+            "Runtime": "python3.13",
             "Architectures": ["arm64"],
             "Handler": "lambdas.collect.handler.handler",
             "Timeout": 10,

@@ -1,4 +1,4 @@
-"""Collect and Refund take Powertools from the official layer of the version their requirements.txt pins."""
+"""Every function takes Powertools from the official layer of the version its requirements.txt pins."""
 
 from __future__ import annotations
 
@@ -13,12 +13,20 @@ from aws_cdk.assertions import Template
 from payment_stack import powertools_layer
 from payment_stack.app_builder import build_app
 from payment_stack.bundling import bundled_requirements, requirement_name, source_hash
+from payment_stack.hold_sweeper import HANDLER as SWEEPER_HANDLER
+from payment_stack.payment_events import HANDLER as PUBLISHER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS, layer_parameter_name, pinned_powertools_version
 from tests.cdk_support import make_app
 
 LAYERED = {"collect": "lambdas.collect.handler.handler", "refund": "lambdas.refund.handler.handler"}
-API_HANDLER = "lambdas.payment_api.handler.handler"
+HANDLERS = (
+    "lambdas.payment_api.handler.handler",
+    "lambdas.collect.handler.handler",
+    "lambdas.refund.handler.handler",
+    SWEEPER_HANDLER,
+    PUBLISHER_HANDLER,
+)
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 
@@ -54,33 +62,38 @@ def test_layer_path_pins_the_version_of_requirements_txt(template: Template, fun
     ((_, parameter),) = powertools_parameters(template).items()
     # Then CloudFormation resolves the public parameter of exactly that version, runtime and architecture
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
-    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.14/{pinned}"
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
     assert parameter["Default"].rsplit("/", 1)[1] == pinned != "latest"
 
 
 def test_layer_parameter_name_follows_the_published_scheme() -> None:
     assert (
         layer_parameter_name(version="3.37.0", runtime=RUNTIME, architecture=ARCHITECTURE)
-        == "/aws/service/powertools/python/arm64/python3.14/3.37.0"
+        == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
     )
     assert (
         layer_parameter_name(
-            version="3.1.0", runtime=lambda_.Runtime.PYTHON_3_13, architecture=lambda_.Architecture.X86_64
+            version="3.1.0", runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.X86_64
         )
-        == "/aws/service/powertools/python/x86_64/python3.13/3.1.0"
+        == "/aws/service/powertools/python/x86_64/python3.12/3.1.0"
     )
 
 
-@pytest.mark.parametrize("function_dir", sorted(LAYERED))
-def test_collect_and_refund_have_the_layer(template: Template, function_dir: str) -> None:
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_every_function_has_the_layer(template: Template, handler: str) -> None:
     # Given the one Powertools parameter of the stack
     ((parameter_id, _),) = powertools_parameters(template).items()
     # Then the function's only layer is the ARN that parameter holds
-    assert function_by_handler(template, LAYERED[function_dir])["Layers"] == [{"Ref": parameter_id}]
+    assert function_by_handler(template, handler)["Layers"] == [{"Ref": parameter_id}]
 
 
-def test_api_function_keeps_bundling_powertools(template: Template) -> None:
-    assert "Layers" not in function_by_handler(template, API_HANDLER)
+def test_the_stack_has_no_python_function_without_the_layer(template: Template) -> None:
+    python_functions = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::Lambda::Function").values()
+        if str(resource["Properties"].get("Runtime", "")).startswith("python")
+    ]
+    assert sorted(function["Handler"] for function in python_functions) == sorted(HANDLERS)
 
 
 @pytest.mark.parametrize("function_dir", sorted(LAYERED))

@@ -96,9 +96,9 @@ def uri_target(uri: Any) -> Any:
 def test_snap_start_applies_on_published_versions(template_on: Template, name: str) -> None:
     # Given snapStart=true
     function = resources_of(template_on, "AWS::Lambda::Function")[function_id(template_on, name)]
-    # Then the function has SnapStart on published versions (Python 3.14 on arm64, with X-Ray, as before)
+    # Then the function has SnapStart on published versions (Python 3.13 on arm64, with X-Ray, as before)
     assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert function["Properties"]["Runtime"] == "python3.14"
+    assert function["Properties"]["Runtime"] == "python3.13"
     assert function["Properties"]["Architectures"] == ["arm64"]
     assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
 

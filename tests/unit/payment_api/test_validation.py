@@ -56,24 +56,24 @@ def parse_payment_text(text: str | None, content_type: str | None = JSON) -> Pay
 
 
 def string_values(text: str | None) -> list[str]:
-    """Every string value (not key) of a JSON object text, however deep; none when it does not parse."""
+    """Every string value (not key) of a JSON object text, however deep; none when it does not parse.
+
+    Iterative: Python 3.13's ``json`` parses documents nested far deeper than the recursion limit.
+    """
     try:
         parsed = json.loads(text or "")
     except (ValueError, RecursionError):
         return []
     found: list[str] = []
-
-    def walk(value: object) -> None:
+    pending: list[object] = [parsed]
+    while pending:
+        value = pending.pop()
         if isinstance(value, str):
             found.append(value)
         elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
+            pending.extend(value.values())
         elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(parsed)
+            pending.extend(value)
     return found
 
 

@@ -55,6 +55,9 @@ $(NODE_STAMP): package.json package-lock.json
 	@rm -f node_modules/.installed-*
 	@touch $@
 
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create or refresh .venv alone (Python 3.13, rebuilt if made by another version)
+
 .PHONY: install
 install: $(VENV_STAMP) $(NODE_STAMP) ## Create or refresh .venv and node_modules (only when their inputs change)
 

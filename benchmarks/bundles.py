@@ -1,8 +1,9 @@
 """Bundle size per function (the zip CDK uploads) and the time of a full ``cdk synth``.
 
 Full mode synthesizes the app (``cdk synth -c env=bench --quiet -o <tmp>``, timed: that is ``make synth`` into a
-fresh output directory, bundling included) and zips the three function assets it staged. Quick mode skips the
-synth and runs the same bundling code (``payment_stack.bundling.LocalPipBundler``) for each function instead.
+fresh output directory, bundling included) and zips the three function assets it staged; the init benchmark then
+runs those very assets. Quick mode skips the synth and runs the same bundling code
+(``payment_stack.bundling.LocalPipBundler``) for each function instead.
 Assets are zipped as the CDK CLI does (``yazl``: deflate at zlib's default level, files only, fixed DOS dates).
 """
 
@@ -26,6 +27,7 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True)
 class BundleResult:
+    assets: dict[str, Path]  # per function, its bundle as shipped (alive as long as the caller's workdir)
     bundle_bytes: dict[str, int]
     unzipped_bytes: dict[str, int]
     synth_seconds: float | None  # None when not timed (quick mode) or when the synth failed
@@ -100,13 +102,13 @@ def bundled_locally(workdir: Path) -> dict[str, Path]:
     from payment_stack.payment_function import ARCHITECTURE, RUNTIME  # noqa: PLC0415
     from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS  # noqa: PLC0415
 
-    # As booking_functions.py builds them: Collect and Refund take Powertools from its official layer.
+    # As PaymentFunction builds them: every function takes Powertools from its official layer.
     bundlers = {
         spec.name: LocalPipBundler(
             function_dir=spec.name,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            layer_provided=LAYER_PROVIDED_DISTRIBUTIONS if spec.name != "payment_api" else frozenset(),
+            layer_provided=LAYER_PROVIDED_DISTRIBUTIONS,
         )
         for spec in FUNCTIONS
     }
@@ -121,25 +123,27 @@ def bundled_locally(workdir: Path) -> dict[str, Path]:
     return outputs
 
 
-def measure_bundles(*, with_synth: bool) -> BundleResult:
-    with tempfile.TemporaryDirectory(prefix="payment-bench-") as scratch:
-        workdir = Path(scratch)
-        seconds: float | None = None
-        error: str | None = None
-        assets: dict[str, Path] | None = None
-        if with_synth:
-            try:
-                seconds = synth(workdir / "cdk.out")
-                assets = synthesized_assets(workdir / "cdk.out")
-            except RuntimeError as failure:  # reported by the caller; the bundles are still measured below
-                seconds, error = None, str(failure)
-        source = "cdk synth" if assets is not None else "payment_stack.bundling (no synth)"
-        if assets is None:
-            assets = bundled_locally(workdir)
-        return BundleResult(
-            bundle_bytes={name: zip_size(path) for name, path in assets.items()},
-            unzipped_bytes={name: tree_size(path) for name, path in assets.items()},
-            synth_seconds=seconds,
-            source=source,
-            synth_error=error,
-        )
+def measure_bundles(workdir: Path, *, with_synth: bool) -> BundleResult:
+    """Build (or synthesize) the three bundles under ``workdir`` and measure them; they stay there for the caller."""
+    seconds: float | None = None
+    error: str | None = None
+    assets: dict[str, Path] | None = None
+    if with_synth:
+        try:
+            seconds = synth(workdir / "cdk.out")
+            assets = synthesized_assets(workdir / "cdk.out")
+        except RuntimeError as failure:  # reported by the caller; the bundles are still measured below
+            seconds, error = None, str(failure)
+    source = "cdk synth" if assets is not None else "payment_stack.bundling (no synth)"
+    if assets is None:
+        local = workdir / "bundled"
+        local.mkdir()
+        assets = bundled_locally(local)
+    return BundleResult(
+        assets=assets,
+        bundle_bytes={name: zip_size(path) for name, path in assets.items()},
+        unzipped_bytes={name: tree_size(path) for name, path in assets.items()},
+        synth_seconds=seconds,
+        source=source,
+        synth_error=error,
+    )

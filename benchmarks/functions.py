@@ -98,13 +98,14 @@ FUNCTIONS = (
 FUNCTIONS_BY_NAME = {spec.name: spec for spec in FUNCTIONS}
 
 
-def lambda_environment(spec: FunctionSpec, *, python_path: str, **overrides: str) -> dict[str, str]:
+def lambda_environment(spec: FunctionSpec, *, python_path: str, task_root: Path, **overrides: str) -> dict[str, str]:
     """What the Lambda Python runtime and the stack give the function, with fake credentials and nothing else.
 
     ``LAMBDA_TASK_ROOT`` is what makes Powertools Tracer (and the X-Ray SDK's Lambda context) switch on, as in
     Lambda. No ``_X_AMZN_TRACE_ID``: the invocation harness sets an unsampled one per invocation, as Lambda does,
     so nothing is sent. The caller's environment is not inherited (no profile, no config files, no real key).
-    ``python_path`` is the function's code and dependencies (``LambdaSite.python_path``).
+    ``python_path`` is the function's code and dependencies (``LambdaSite.python_path``), ``task_root`` its
+    ``/var/task`` (``LambdaSite.task_root``).
     """
     function_name = f"payment-{spec.name.replace('_', '-')}-{ENV_NAME}"
     return {
@@ -112,7 +113,7 @@ def lambda_environment(spec: FunctionSpec, *, python_path: str, **overrides: str
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "PYTHONPATH": python_path,
-        "LAMBDA_TASK_ROOT": str(PROJECT_ROOT),
+        "LAMBDA_TASK_ROOT": str(task_root),
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,

@@ -1,15 +1,18 @@
 """Init cost: fresh interpreters importing a handler (or the old design's import set), against a bare interpreter.
 
-Every sample is the wall time of a whole ``python -c ...`` process with the function's Lambda-like environment
-and only its bundle's packages (``lambda_site``), from spawn to exit. The rounds interleave every variant (in a
-rotating order), so drift on the machine affects them all alike; each variant's median is divided by the bare
-interpreter's median of the same run.
+Every sample is the wall time of a whole ``python -c ...`` process with the function's Lambda-like environment and
+``sys.path`` (``lambda_site``), from spawn to exit. The rounds interleave every variant (in a rotating order), so
+drift on the machine affects them all alike; each variant's median is divided by the bare interpreter's median of
+the same run.
 
-The headline ratios run with bytecode caches, as a warm developer machine has them. Lambda cannot use or write
-them for the bundled packages (the bundles are built with ``pip --no-compile`` and ``/var/task`` is read-only), so
-with ``without_bytecode`` the run also measures each variant with a ``PYTHONPYCACHEPREFIX`` that holds compiled
-bytecode for the standard library and what the runtime provides (boto3, botocore, ...) but none for the bundled
-packages and ``lambdas/``: the import cost a real cold start pays.
+- ``<function>``: the bundle exactly as shipped, started in it as Lambda does (``/var/task`` is the working
+  directory) with ``PYTHONDONTWRITEBYTECODE`` (``/var/task`` is read-only): its own bytecode or nothing.
+- ``old:api`` / ``old:task``: the old design's import set, with the bytecode pip compiled when it installed the
+  packages (the dev venv's caches).
+- With ``without_bytecode`` (information): ``no-bytecode:<variant>`` measures the sources-only layouts with a
+  ``PYTHONPYCACHEPREFIX`` that holds bytecode for the standard library and what the runtime provides (boto3,
+  botocore, ...) but none for the bundled packages and ``lambdas/``: what every cold start paid before bundles
+  shipped bytecode.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from benchmarks.functions import FUNCTIONS, PROJECT_ROOT, FunctionSpec, lambda_e
 from benchmarks.lambda_site import LambdaSite
 
 NO_BYTECODE = "no-bytecode:"
+_READ_ONLY = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Variant:
     code: str
     environment: dict[str, str]
     python: str
+    cwd: Path
 
 
 @dataclass(frozen=True)
@@ -54,18 +59,45 @@ def old_key(spec: FunctionSpec) -> str:
 
 
 def variants(site: LambdaSite) -> list[Variant]:
+    """The bare interpreter, each shipped function, and the old design's two import sets."""
+
+    def shipped(spec: FunctionSpec) -> dict[str, str]:
+        return {
+            **lambda_environment(spec, python_path=site.python_path(spec.name), task_root=site.task_root(spec.name)),
+            **_READ_ONLY,
+        }
+
     collect = next(spec for spec in FUNCTIONS if spec.name == "collect")
-
-    def environment(spec: FunctionSpec) -> dict[str, str]:
-        return lambda_environment(spec, python_path=site.python_path(spec.name))
-
-    found: list[Variant] = [Variant("bare", "pass", environment(collect), site.python)]
+    found: list[Variant] = [Variant("bare", "pass", shipped(collect), site.python, site.task_root(collect.name))]
     for spec in FUNCTIONS:
-        found.append(Variant(spec.name, f"import {spec.module}", environment(spec), site.python))
+        found.append(Variant(spec.name, f"import {spec.module}", shipped(spec), site.python, site.task_root(spec.name)))
         # Collect and Refund share the old import set: measured once, with Collect's environment.
         if all(variant.key != old_key(spec) for variant in found):
-            old_environment = lambda_environment(spec, python_path=site.old_design_python_path(spec.name))
-            found.append(Variant(old_key(spec), spec.old_design_imports, old_environment, site.python))
+            old_dir = site.old_design_dir(spec.name)
+            old_environment = lambda_environment(
+                spec, python_path=site.old_design_python_path(spec.name), task_root=old_dir
+            )
+            found.append(
+                Variant(old_key(spec), spec.old_design_imports, {**old_environment, **_READ_ONLY}, site.python, old_dir)
+            )
+    return found
+
+
+def _without_bytecode(site: LambdaSite, measured: list[Variant], prefix: Path) -> list[Variant]:
+    """The sources-only counterpart of every measured variant, with ``prefix`` as its only bytecode cache."""
+    cache = {"PYTHONPYCACHEPREFIX": str(prefix), **_READ_ONLY}
+    specs = {spec.name: spec for spec in FUNCTIONS}
+    found = []
+    for variant in measured:
+        if variant.key == "bare":
+            continue
+        environment, cwd = variant.environment, variant.cwd
+        if variant.key in specs:  # the pre-bytecode bundle: lambdas/ from the project, requirements as sources
+            environment = lambda_environment(
+                specs[variant.key], python_path=site.sources_python_path(variant.key), task_root=PROJECT_ROOT
+            )
+            cwd = PROJECT_ROOT
+        found.append(replace(variant, key=NO_BYTECODE + variant.key, environment={**environment, **cache}, cwd=cwd))
     return found
 
 
@@ -73,7 +105,7 @@ def _run_once(variant: Variant) -> float:
     started = time.perf_counter()
     completed = subprocess.run(
         [variant.python, "-c", variant.code],
-        cwd=PROJECT_ROOT,
+        cwd=variant.cwd,
         env=variant.environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -87,11 +119,12 @@ def _run_once(variant: Variant) -> float:
     return elapsed * 1000
 
 
-def _bytecode_prefix(prefix: Path, site: LambdaSite, measured: list[Variant]) -> None:
+def _fill_prefix(prefix: Path, site: LambdaSite, measured: list[Variant]) -> None:
     """Fill ``prefix`` with bytecode for every module the variants import, then drop that of bundled code."""
     for variant in measured:
-        _run_once(replace(variant, environment={**variant.environment, "PYTHONPYCACHEPREFIX": str(prefix)}))
-    bundled = [site.function_dir(spec.name) for spec in FUNCTIONS] + [PROJECT_ROOT / "lambdas"]
+        environment = {key: value for key, value in variant.environment.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        _run_once(replace(variant, environment=environment))
+    bundled = [site.sources_dir(spec.name) for spec in FUNCTIONS] + [PROJECT_ROOT / "lambdas"]
     bundled += [site.old_design_dir(spec.name) for spec in FUNCTIONS]
     for directory in bundled:
         shutil.rmtree(prefix / directory.relative_to("/"), ignore_errors=True)
@@ -102,18 +135,10 @@ def measure_init(site: LambdaSite, runs: int, *, without_bytecode: bool) -> Init
     with tempfile.TemporaryDirectory(prefix="payment-bench-pyc-") as scratch:
         if without_bytecode:
             prefix = Path(scratch)
-            _bytecode_prefix(prefix, site, all_variants)
-            all_variants += [
-                Variant(
-                    NO_BYTECODE + variant.key,
-                    variant.code,
-                    {**variant.environment, "PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": "1"},
-                    variant.python,
-                )
-                for variant in all_variants
-                if variant.key != "bare"
-            ]
-        for variant in all_variants:  # warm-up: bytecode caches written, files in the page cache
+            sources_only = _without_bytecode(site, all_variants, prefix)
+            _fill_prefix(prefix, site, sources_only)
+            all_variants += sources_only
+        for variant in all_variants:  # warm-up: files in the page cache
             _run_once(variant)
         samples: dict[str, list[float]] = {variant.key: [] for variant in all_variants}
         for round_number in range(runs):

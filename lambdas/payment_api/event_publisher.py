@@ -27,10 +27,11 @@ from lambdas.payment_api.event_bus import EventBus
 from lambdas.payment_api.ledger_items import record_from_item
 from lambdas.payment_api.payment_events import DetailType, PaymentEvent, is_new_dispute, latest_event
 from lambdas.payment_api.settings import PublisherSettings
+from lambdas.shared.observability import AWS_TRACED_MODULES
 
 settings = PublisherSettings.from_environ(os.environ)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=AWS_TRACED_MODULES)
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 bus = EventBus(bus_name=settings.event_bus_name, client=boto3.session.Session().client("events"))

@@ -62,10 +62,11 @@ from lambdas.payment_api.validation import (
 from lambdas.payment_api.webhook_events import provider_event
 from lambdas.payment_api.webhook_verification import ssm_secrets_reader, verified_event
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
+from lambdas.shared.observability import STRIPE_TRACED_MODULES
 
 settings = Settings.from_environ(os.environ)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=STRIPE_TRACED_MODULES)
 metrics = Metrics()
 app = APIGatewayRestResolver(
     cors=CORSConfig(

@@ -24,10 +24,11 @@ from lambdas.payment_api.hold_sweep import sweep
 from lambdas.payment_api.service import ABANDONED_HOLD_REASON, PaymentService, utc_now
 from lambdas.payment_api.settings import SweeperSettings
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
+from lambdas.shared.observability import AWS_TRACED_MODULES
 
 settings = SweeperSettings.from_environ(os.environ)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=AWS_TRACED_MODULES)
 metrics = Metrics()
 aws_session = boto3.session.Session()
 ledger = dynamodb_ledger(settings.ledger, client=aws_session.client("dynamodb"))

@@ -186,9 +186,12 @@ print(json.dumps({"compiled": compiled, "files": files}))
 def test_handlers_import_from_the_bundle_without_compiling_anything(assets: dict[str, Path], name: str) -> None:
     asset = assets[name]
     # As in Lambda: the bundle first (the working directory), then Powertools (the layer), then the runtime's
-    # packages; nothing may be written beside the read-only code.
+    # packages; nothing may be written beside the read-only code. LAMBDA_TASK_ROOT switches the Tracer on, so each
+    # handler patches the libraries it traces (one missing from its bundle would fail the import).
     environment = {
         **os.environ,
+        "LAMBDA_TASK_ROOT": str(asset),
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
         "PYTHONPATH": os.pathsep.join([str(asset), sysconfig.get_paths()["purelib"]]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "POWERTOOLS_SERVICE_NAME": "payment",

@@ -10,4 +10,3 @@ from lambdas.shared.observability import STRIPE_TRACED_MODULES
 
 def test_every_traced_module_is_one_the_xray_sdk_patches() -> None:
     assert set(STRIPE_TRACED_MODULES) <= set(SUPPORTED_MODULES)
-

@@ -86,7 +86,9 @@ def test_sweeper_runs_from_the_api_functions_asset(env: str) -> None:
     # Then both functions use the one asset of lambdas/payment_api (same content hash, same S3 object)
     assert sweeper["Properties"]["Code"] == api["Properties"]["Code"]
     assert sweeper["Properties"]["Runtime"] == api["Properties"]["Runtime"]
-    assert "Layers" not in sweeper["Properties"]
+    # And the same Powertools layer, which that asset leaves out (one layer, resolved from one SSM parameter)
+    assert len(sweeper["Properties"]["Layers"]) == 1
+    assert sweeper["Properties"]["Layers"] == api["Properties"]["Layers"]
     assert "SnapStart" not in sweeper["Properties"]
 
 

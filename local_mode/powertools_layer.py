@@ -35,7 +35,7 @@ STAND_IN_README = (
 
 
 def stand_in_layer_name(*, arch: str, runtime: str) -> str:
-    """The official layer's name, e.g. ``AWSLambdaPowertoolsPythonV3-python314-arm64``."""
+    """The official layer's name, e.g. ``AWSLambdaPowertoolsPythonV3-python313-arm64``."""
     return f"AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{arch}"
 
 

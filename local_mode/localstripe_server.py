@@ -10,6 +10,9 @@ It also gives localstripe what Stripe has and it lacks, so local mode exercises 
   retried capture would be refused as a second capture.
 - **captured amounts**: a Charge's ``amount_captured`` and a PaymentIntent's ``amount_received``, which localstripe's
   objects (and so its webhook events, e.g. ``payment_intent.succeeded``) lack.
+- **Stripe.js's createPaymentMethod with a publishable key**, as the production checkout calls it: localstripe's
+  Stripe.js stand-in leaves it a no-op and its server refuses a publishable key on ``POST /v1/payment_methods``
+  (see ``local_mode.stripe_js``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from typing import Any
 
 from aiohttp import web
 from localstripe import resources, server
+
+from local_mode.stripe_js import (
+    accept_publishable_key_for_payment_methods,
+    publishable_key_middleware,
+    stripe_js_middleware,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,6 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     resources.Store.dump_to_disk = lambda _self: None
     add_captured_amounts()
+    accept_publishable_key_for_payment_methods()
+    # Just outside localstripe's authentication, which it tells about a publishable key it accepts.
+    server.app.middlewares.insert(server.app.middlewares.index(server.auth_middleware), publishable_key_middleware())
+    # Serves the Stripe.js stand-in with createPaymentMethod before localstripe's own handler would.
+    server.app.middlewares.insert(0, stripe_js_middleware())
     # Outermost: a replayed answer never reaches localstripe again.
     server.app.middlewares.insert(0, idempotency_middleware())
     logging.basicConfig(level=logging.WARNING)

@@ -17,21 +17,21 @@ from botocore.exceptions import ClientError
 PAYMENT_EVENT_SOURCE = "serverless-airline.payment"
 
 
-def tap_name(env_name: str) -> str:
-    """The tap's queue and rule name."""
-    return f"payment-events-{env_name}-tap"
+def tap_name(env_name: str, consumer: str = "tap") -> str:
+    """The queue and rule name of a tap: ``tap`` for developers and tests, ``console`` for the local console."""
+    return f"payment-events-{env_name}-{consumer}"
 
 
-def create_bus_tap(*, events: Any, sqs: Any, bus_name: str, env_name: str) -> str | None:
-    """Create the tap queue and a rule on ``bus_name`` sending it every payment event; the queue URL, or None when
-    no such bus is deployed (a stack without one)."""
+def create_bus_tap(*, events: Any, sqs: Any, bus_name: str, env_name: str, consumer: str = "tap") -> str | None:
+    """Create a tap queue and a rule on ``bus_name`` sending it every payment event; the queue URL, or None when
+    no such bus is deployed (a stack without one). Each ``consumer`` has its own queue: receiving deletes."""
     try:
         events.describe_event_bus(Name=bus_name)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             return None
         raise
-    name = tap_name(env_name)
+    name = tap_name(env_name, consumer)
     queue_url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(

@@ -124,7 +124,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _check_free(port: int, what: str, variable: str) -> None:
+def check_port_free(port: int, what: str, variable: str) -> None:
     with socket.socket() as probe:
         # As the servers do: connections still in TIME_WAIT must not count as "in use".
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -203,9 +203,9 @@ class LocalEnvironment:
         return local_aws.client(service, self.aws_endpoint)
 
     def start(self) -> LocalEnvironment:
-        _check_free(self.ports.aws, "local AWS (moto)", "AWS_PORT")
-        _check_free(self.ports.stripe, "localstripe", "STRIPE_PORT")
-        _check_free(self.ports.api, "payment API", "API_PORT")
+        check_port_free(self.ports.aws, "local AWS (moto)", "AWS_PORT")
+        check_port_free(self.ports.stripe, "localstripe", "STRIPE_PORT")
+        check_port_free(self.ports.api, "payment API", "API_PORT")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._spawn("localstripe", ["-m", "local_mode.localstripe_server", "--port", str(self.ports.stripe)])

@@ -1,8 +1,9 @@
 """``make local`` / ``make local-demo``: the whole service on this machine, a demo, then (``make local``) serving.
 
-Ports: AWS_PORT (moto, 5000), STRIPE_PORT (localstripe, 8420), API_PORT (payment API, 3000), CHECKOUT_PORT (the
-sample checkout page, 8080). LOCAL_ENV names the environment (default ``local``). LOCAL_SCHEDULE_SECONDS fires the
-stacks' schedules (the abandoned-hold sweeper) that often instead of at their template's rate.
+Ports: AWS_PORT (moto, 5000), STRIPE_PORT (localstripe, 8420), API_PORT (payment API, 3000), CONSOLE_PORT (the local
+console: flights, checkout, bookings and payments, 8080). LOCAL_ENV names the environment (default ``local``).
+LOCAL_SCHEDULE_SECONDS fires the stacks' schedules (the abandoned-hold sweeper) that often instead of at their
+template's rate.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import sys
 import threading
 import time
 
-from local_mode.checkout_server import CheckoutServer
+from local_mode.console.wiring import Console, start_console
 from local_mode.demo import report, run_demo
-from local_mode.environment import PROJECT_ROOT, LocalEnvironment, LocalPorts, PortInUseError, synthesize
+from local_mode.environment import (
+    PROJECT_ROOT,
+    LocalEnvironment,
+    LocalPorts,
+    PortInUseError,
+    check_port_free,
+    synthesize,
+)
 
 
-def _usage(env: LocalEnvironment, env_name: str, checkout_url: str) -> str:
+def _usage(env: LocalEnvironment, env_name: str, console_url: str) -> str:
     credentials = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
     aws = f"{credentials} \\\n    .venv/bin/aws --endpoint-url {env.aws_endpoint}"
     events = (
@@ -30,11 +38,13 @@ def _usage(env: LocalEnvironment, env_name: str, checkout_url: str) -> str:
         else ""
     )
     return f"""
-Local mode is running (Ctrl-C stops everything):
+Local mode is running (Ctrl-C stops everything). Open the console:
+
+  console       {console_url}   (flights, checkout with Stripe.js, bookings live, each payment's story)
+
   payment API   {env.api_url}   (POST charge; capture, refund and GET payments/<id> need SigV4)
   local AWS     {env.aws_endpoint}  (moto; any credentials, region us-east-1)
   localstripe   {env.stripe_url}   (its webhooks go to {env.webhook_url})
-  checkout page {checkout_url}
 
 Try:
   curl -s -X POST {env.api_url}charge -H 'Content-Type: application/json' \\
@@ -52,9 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env_name = os.environ.get("LOCAL_ENV", "local")
     ports = LocalPorts.from_environ(os.environ)
-    checkout_port = int(os.environ.get("CHECKOUT_PORT", "8080"))
+    console_port = int(os.environ.get("CONSOLE_PORT", "8080"))
     booking_stack = f"Booking-{env_name}"
 
+    try:
+        check_port_free(console_port, "console", "CONSOLE_PORT")
+    except PortInUseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     print(f"Synthesizing the app for environment '{env_name}' with local settings…", flush=True)
     assembly = synthesize(env_name=env_name, outdir=PROJECT_ROOT / ".local" / "cdk.out")
@@ -66,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         ports=ports,
         schedule_seconds=float(schedule_seconds) if schedule_seconds else None,
     )
-    checkout: CheckoutServer | None = None
+    console: Console | None = None
     try:
         env.start()
-        checkout = CheckoutServer(api_url=env.api_url, stripe_url=env.stripe_url, port=checkout_port).start()
+        console = start_console(env, port=console_port)
         print(f"Deployed {', '.join(env.stacks)} ({time.monotonic() - started:.0f} s). Running the demo…", flush=True)
         bookings = run_demo(env, booking_stack)
         print(report(bookings))
@@ -82,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         # the usage says "Ctrl-C stops everything", so a Ctrl-C right after it is a clean stop too.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        print(_usage(env, env_name, checkout.url), flush=True)
+        print(_usage(env, env_name, console.url), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     except PortInUseError as error:
@@ -92,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         print("Stopping local mode…", flush=True)
-        if checkout is not None:
-            checkout.stop()
+        if console is not None:
+            console.stop()
         env.stop()
         print(f"Stopped. Logs are in {env.log_dir}.")
     return 0

@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import botocore.session
-import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.httpsession import URLLib3Session
 from urllib3.connection import HTTPConnection
 
 from lambdas.shared.payment_api_client import PaymentApiClient
-from local_mode import local_aws
+from local_mode import local_aws, signed_requests
 from local_mode.environment import LocalEnvironment
 
 
@@ -31,9 +27,4 @@ def signed_client(env: LocalEnvironment) -> PaymentApiClient:
 
 def signed_get(env: LocalEnvironment, path: str) -> tuple[int, Any]:
     """``GET <api>/<path>`` signed for ``execute-api`` as a principal granted ``grant_read_payments``."""
-    url = f"{env.api_url}{path.lstrip('/')}"
-    request = AWSRequest(method="GET", url=url)
-    credentials = Credentials(local_aws.ACCESS_KEY_ID, local_aws.SECRET_ACCESS_KEY, local_aws.SESSION_TOKEN)
-    SigV4Auth(credentials, "execute-api", local_aws.REGION).add_auth(request)
-    response = requests.get(url, headers=dict(request.headers.items()), timeout=30)
-    return response.status_code, response.json()
+    return signed_requests.signed_get(env.api_url, path)

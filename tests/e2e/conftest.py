@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from local_mode.console.wiring import Console, start_console
 from local_mode.environment import LocalEnvironment, LocalPorts, free_port, synthesize
 
 E2E_ENV = "e2e"
@@ -16,20 +17,20 @@ CANARY_STRIPE_KEY = f"sk_test_canary{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
-def checkout_port() -> int:
+def console_port() -> int:
     return free_port()
 
 
 # Package scope: local mode (and its scheduler, which fires the sweeper every minute) stops when the e2e tier ends,
 # not after the other tiers, whose sockets-off unit tests would see its threads fail.
 @pytest.fixture(scope="package")
-def local_env(tmp_path_factory: pytest.TempPathFactory, checkout_port: int) -> Iterator[LocalEnvironment]:
-    # The checkout page's origin is the one the front-end would have: the only one CORS allows.
+def local_env(tmp_path_factory: pytest.TempPathFactory, console_port: int) -> Iterator[LocalEnvironment]:
+    # The console's origin is the one the front-end would have: the only one CORS allows.
     assembly = synthesize(
         env_name=E2E_ENV,
         outdir=tmp_path_factory.mktemp("cdk.out"),
         # DEBUG logging everywhere, so the secret-hygiene test covers the most talkative level.
-        extra_context={"payment:corsAllowedOrigins": f"http://127.0.0.1:{checkout_port}", "payment:logLevel": "DEBUG"},
+        extra_context={"payment:corsAllowedOrigins": f"http://127.0.0.1:{console_port}", "payment:logLevel": "DEBUG"},
     )
     environment = LocalEnvironment(
         assembly=assembly,
@@ -40,6 +41,14 @@ def local_env(tmp_path_factory: pytest.TempPathFactory, checkout_port: int) -> I
     ).start()
     yield environment
     environment.stop()
+
+
+@pytest.fixture(scope="package")
+def console(local_env: LocalEnvironment, console_port: int) -> Iterator[Console]:
+    """The local console on the origin CORS allows, as ``make local`` serves it."""
+    started = start_console(local_env, port=console_port)
+    yield started
+    started.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -42,8 +42,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture
-def checkout(local_env: LocalEnvironment, checkout_port: int) -> Iterator[CheckoutServer]:
-    server = CheckoutServer(api_url=local_env.api_url, stripe_url=local_env.stripe_url, port=checkout_port).start()
+def checkout(local_env: LocalEnvironment, console_port: int) -> Iterator[CheckoutServer]:
+    server = CheckoutServer(api_url=local_env.api_url, stripe_url=local_env.stripe_url, port=console_port).start()
     yield server
     server.stop()
 

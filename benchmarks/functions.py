@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from payment_stack.config import stripe_webhook_secret_parameter_name
+from payment_stack.names import stripe_secret_key_parameter_name, stripe_webhook_secret_parameter_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGION = "eu-west-1"
 ENV_NAME = "bench"
-STRIPE_KEY_PARAMETER = f"/{ENV_NAME}/service/payment/stripe/secretKey"
+STRIPE_KEY_PARAMETER = stripe_secret_key_parameter_name(ENV_NAME)
 STRIPE_TEST_KEY = "sk_test_bench_not_a_real_key"
 IDEMPOTENCY_TABLE = f"payment-{ENV_NAME}-idempotency"
 # The payment ledger (payment_stack/payment_ledger.py: CloudFormation names the table, the index is fixed).

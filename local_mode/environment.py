@@ -31,6 +31,7 @@ from local_mode.deploy import AssemblyDeployer, DeployedStack
 from local_mode.scheduler import LocalScheduler, stack_schedules
 from local_mode.stream_poller import StreamPoller, destination_sender, lambda_invoker, stack_stream_mappings
 from local_mode.stripe_events import EVENT_TYPES
+from payment_stack.names import API_ROUTES, api_route_url_parameter_name, api_url_parameter_name, payment_stack_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STRIPE_KEY = "sk_test_local_mode"
@@ -49,10 +50,8 @@ LOCAL_CONTEXT = {
     "payment:holdSweepMinutes": "1",
 }
 API_HANDLER = "lambdas.payment_api.handler.handler"
-# The deployed functions' environments name the parameters they read and the bus they publish to (the stacks write
-# them from payment_stack.config); local mode puts its secrets and taps the bus at exactly those names. Not imported
-# from payment_stack.config: that loads the CDK and its Node process into local mode's process group, where Ctrl-C
-# kills it under jsii (a traceback, and an unreaped process the e2e test of `make local` finds).
+# The deployed functions' environments name the parameters they read and the bus they publish to; local mode puts
+# its secrets and taps the bus at exactly the names the deployed code reads.
 STRIPE_KEY_PARAMETER_VARIABLE = "STRIPE_SECRET_KEY_PARAMETER"
 WEBHOOK_SECRET_PARAMETER_VARIABLE = "STRIPE_WEBHOOK_SECRET_PARAMETER"  # noqa: S105 - a variable name
 EVENT_BUS_VARIABLE = "PAYMENT_EVENT_BUS_NAME"
@@ -226,6 +225,7 @@ class LocalEnvironment:
             _wait_for_port(self.ports.aws, self._processes[1], "moto")
             self.stacks = AssemblyDeployer(endpoint_url=self.aws_endpoint).deploy_all(self.assembly)
             self._put_secrets()
+            self._put_api_urls()
             self._start_bus_tap()  # before anything can publish: the tap sees every event
             self._start_front()
             self._start_stream_poller()
@@ -268,6 +268,14 @@ class LocalEnvironment:
             for name in self.function_settings(variable):
                 ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
+    def _put_api_urls(self) -> None:
+        """The API's URL parameters hold the local front's real URLs (moto's deploy makes one up for a REST API)."""
+        ssm = self.client("ssm")
+        urls = {api_url_parameter_name(self.env_name): self.api_url}
+        urls |= {api_route_url_parameter_name(self.env_name, route): f"{self.api_url}{route}" for route in API_ROUTES}
+        for name, url in urls.items():
+            ssm.put_parameter(Name=name, Value=url, Type="String", Overwrite=True)
+
     def _start_bus_tap(self) -> None:
         for bus_name in self.function_settings(EVENT_BUS_VARIABLE):
             queue_url = create_bus_tap(
@@ -277,7 +285,7 @@ class LocalEnvironment:
             self.bus_tap_queue_url = self.bus_tap_queue_url or queue_url
 
     def _payment_stack(self) -> str:
-        return f"Payment-{self.env_name}"
+        return payment_stack_name(self.env_name)
 
     def _start_front(self) -> None:
         template = json.loads((self.assembly / f"{self._payment_stack()}.template.json").read_text())

@@ -26,6 +26,7 @@ from local_mode.environment import (
     check_port_free,
     synthesize,
 )
+from payment_stack.names import booking_stack_name, function_parameter_name
 
 
 def _usage(env: LocalEnvironment, env_name: str, console_url: str) -> str:
@@ -49,7 +50,7 @@ Local mode is running (Ctrl-C stops everything). Open the console:
 Try:
   curl -s -X POST {env.api_url}charge -H 'Content-Type: application/json' \\
     -d '{{"amount": 12500, "currency": "eur", "stripeToken": "pm_card_visa", "email": "you@example.com"}}'
-  {aws} ssm get-parameter --name /{env_name}/service/payment/function/collect
+  {aws} ssm get-parameter --name {function_parameter_name(env_name, "collect")}
   # a signed Stripe event localstripe never sends (a dispute, an expiry, a failed refund...):
   make local-event TYPE=charge.dispute.created PAYMENT=<ch_... or pi_...>
 {events}(more in the README, section "Local mode")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     env_name = os.environ.get("LOCAL_ENV", "local")
     ports = LocalPorts.from_environ(os.environ)
     console_port = int(os.environ.get("CONSOLE_PORT", "8080"))
-    booking_stack = f"Booking-{env_name}"
+    booking_stack = booking_stack_name(env_name)
 
     try:
         check_port_free(console_port, "console", "CONSOLE_PORT")

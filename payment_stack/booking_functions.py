@@ -8,7 +8,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig, api_url_parameter_name
+from payment_stack.config import PaymentConfig
+from payment_stack.names import (
+    API_ROUTES,
+    api_route_url_parameter_name,
+    api_url_parameter_name,
+    function_parameter_name,
+)
 from payment_stack.payment_api import PaymentApi
 from payment_stack.payment_function import LIVE_ALIAS_NAME, PaymentFunction
 
@@ -28,14 +34,16 @@ class BookingPaymentFunctions(Construct):
     ``encryption_key`` (the KMS key of the functions' log groups).
 
     Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
-    and three String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund``
-    (the ARNs the booking workflow invokes) and ``/api/url`` (the API's base URL, for the front-end). Powertools comes
-    from its official layer (not bundled). With ``config.snap_start`` each function has SnapStart and an alias
-    ``live`` of its published version, and the parameters hold the aliases' ARNs; otherwise the functions' ARNs.
+    and String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund`` (the
+    ARNs the booking workflow invokes), ``/api/url`` (the API's base URL, for the front-end) and, as the old payment
+    stack exported them, ``/api/charge/url``, ``/api/capture/url`` and ``/api/refund/url`` (full route URLs).
+    Powertools comes from its official layer (not bundled). With ``config.snap_start`` each function has SnapStart
+    and an alias ``live`` of its published version, and the parameters hold the aliases' ARNs; otherwise the
+    functions' ARNs.
 
     Exposes ``collect``, ``refund`` (``lambda_.Function``), ``collect_target``, ``refund_target`` (what callers
     invoke: the ``live`` alias with SnapStart, the function otherwise), ``collect_parameter``, ``refund_parameter``
-    and ``api_url_parameter`` (``ssm.StringParameter``).
+    ``api_url_parameter`` (``ssm.StringParameter``) and ``route_url_parameters`` (route name → parameter).
     """
 
     def __init__(
@@ -76,14 +84,14 @@ class BookingPaymentFunctions(Construct):
         self.collect_parameter = ssm.StringParameter(
             self,
             "CollectParameter",
-            parameter_name=f"{config.parameter_prefix}/function/collect",
+            parameter_name=function_parameter_name(config.env_name, "collect"),
             string_value=self.collect_target.function_arn,
             description=f"ARN of the payment Collect function{alias_note} ({config.env_name})",
         )
         self.refund_parameter = ssm.StringParameter(
             self,
             "RefundParameter",
-            parameter_name=f"{config.parameter_prefix}/function/refund",
+            parameter_name=function_parameter_name(config.env_name, "refund"),
             string_value=self.refund_target.function_arn,
             description=f"ARN of the payment Refund function{alias_note} ({config.env_name})",
         )
@@ -94,6 +102,18 @@ class BookingPaymentFunctions(Construct):
             string_value=payment_api.url,
             description=f"Base URL of the payment API, stage Prod ({config.env_name})",
         )
+        # The old payment stack's names for its consumers: each route's full URL (the old front-end's build read the
+        # charge URL). Same values as the base URL plus the route, so they cannot drift apart.
+        self.route_url_parameters = {
+            route: ssm.StringParameter(
+                self,
+                f"{route.capitalize()}UrlParameter",
+                parameter_name=api_route_url_parameter_name(config.env_name, route),
+                string_value=f"{payment_api.url}{route}",
+                description=f"Full URL of POST /{route} of the payment API, stage Prod ({config.env_name})",
+            )
+            for route in API_ROUTES
+        }
 
     def _function(
         self,

@@ -32,8 +32,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig, function_parameter_name
+from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.names import function_parameter_name
 from payment_stack.roles import ManagedPolicyRole
 from payment_stack.workflow_timing import (
     BACKOFF_RATE,

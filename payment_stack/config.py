@@ -16,6 +16,15 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
 
+from payment_stack.names import (
+    booking_stack_name,
+    event_bus_name,
+    event_bus_parameter_name,
+    parameter_prefix,
+    payment_stack_name,
+    stripe_secret_key_parameter_name,
+    stripe_webhook_secret_parameter_name,
+)
 from payment_stack.workflow_timing import worst_case_seconds_to_collect
 
 DEFAULTS_KEY = "payment:defaults"
@@ -112,11 +121,11 @@ class PaymentConfig:
 
     @property
     def stack_name(self) -> str:
-        return f"Payment-{self.env_name}"
+        return payment_stack_name(self.env_name)
 
     @property
     def booking_stack_name(self) -> str:
-        return f"Booking-{self.env_name}"
+        return booking_stack_name(self.env_name)
 
     @property
     def parameter_prefix(self) -> str:
@@ -137,42 +146,6 @@ class PaymentConfig:
     @property
     def event_bus_parameter_name(self) -> str:
         return event_bus_parameter_name(self.env_name)
-
-
-def parameter_prefix(env_name: str) -> str:
-    """Root of an environment's SSM parameters, e.g. ``/main/service/payment``."""
-    return f"/{env_name}/service/payment"
-
-
-def function_parameter_name(env_name: str, function: str) -> str:
-    """The String parameter holding a booking function's ARN: ``function`` is ``collect`` or ``refund``."""
-    return f"{parameter_prefix(env_name)}/function/{function}"
-
-
-def api_url_parameter_name(env_name: str) -> str:
-    """The String parameter holding the payment API's base URL (stage ``Prod``, ending in ``/``)."""
-    return f"{parameter_prefix(env_name)}/api/url"
-
-
-def stripe_secret_key_parameter_name(env_name: str) -> str:
-    """The SecureString operators put the Stripe secret key in; the service only reads it."""
-    return f"{parameter_prefix(env_name)}/stripe/secretKey"
-
-
-def stripe_webhook_secret_parameter_name(env_name: str) -> str:
-    """The SecureString operators put the Stripe webhook endpoint's signing secret in (``whsec_...``; during a
-    rotation, both secrets separated by a comma); the service only reads it."""
-    return f"{parameter_prefix(env_name)}/stripe/webhookSecret"
-
-
-def event_bus_name(env_name: str) -> str:
-    """The EventBridge bus the payment service publishes its payment events on, e.g. ``payment-main``."""
-    return f"payment-{env_name}"
-
-
-def event_bus_parameter_name(env_name: str) -> str:
-    """The String parameter holding the payment event bus's name, for other services to find it."""
-    return f"{parameter_prefix(env_name)}/events/bus"
 
 
 def load_config(*, env_name: str, context: Callable[[str], Any]) -> PaymentConfig:

@@ -10,8 +10,8 @@ import sys
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_stack.config import stripe_secret_key_parameter_name
 from payment_stack.environment import EnvironmentNameError, resolve_env_name
+from payment_stack.names import stripe_secret_key_parameter_name
 
 KEY_VARIABLE = "STRIPE_SECRET_KEY"
 KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")

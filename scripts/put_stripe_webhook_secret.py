@@ -13,8 +13,8 @@ import sys
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_stack.config import stripe_webhook_secret_parameter_name
 from payment_stack.environment import EnvironmentNameError, resolve_env_name
+from payment_stack.names import stripe_webhook_secret_parameter_name
 
 SECRET_VARIABLE = "STRIPE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every Stripe signing secret, not a secret

@@ -21,12 +21,12 @@ import stripe
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
-from payment_stack.config import (
+from payment_stack.environment import EnvironmentNameError, resolve_env_name
+from payment_stack.names import (
     api_url_parameter_name,
     stripe_secret_key_parameter_name,
     stripe_webhook_secret_parameter_name,
 )
-from payment_stack.environment import EnvironmentNameError, resolve_env_name
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

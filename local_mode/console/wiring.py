@@ -9,6 +9,7 @@ from local_mode.console.bus_log import BusLog
 from local_mode.console.reads import ConsoleReads
 from local_mode.console.server import ConsoleServer
 from local_mode.environment import EVENT_BUS_VARIABLE, LocalEnvironment
+from payment_stack.names import booking_stack_name, payment_stack_name
 
 # Stripe.js on the page authenticates with a publishable key, as in production; localstripe accepts any pk_test_.
 PUBLISHABLE_KEY = "pk_test_local_mode"
@@ -37,7 +38,7 @@ class Console:
 
 def start_console(env: LocalEnvironment, *, port: int) -> Console:
     """Serve the console for ``env`` on 127.0.0.1:``port`` (0: any free port)."""
-    payment_stack, booking_stack = f"Payment-{env.env_name}", f"Booking-{env.env_name}"
+    payment_stack, booking_stack = payment_stack_name(env.env_name), booking_stack_name(env.env_name)
     bus_names = env.function_settings(EVENT_BUS_VARIABLE)
     bus_log = (
         BusLog(events=env.client("events"), sqs=env.client("sqs"), bus_name=bus_names[0], env_name=env.env_name)

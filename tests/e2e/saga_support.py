@@ -21,9 +21,10 @@ from botocore.config import Config
 
 from local_mode import local_aws
 from local_mode.environment import LOCAL_STRIPE_KEY, LocalEnvironment
+from payment_stack.names import booking_stack_name
 from tests.e2e.conftest import E2E_ENV
 
-BOOKING_STACK = f"Booking-{E2E_ENV}"
+BOOKING_STACK = booking_stack_name(E2E_ENV)
 # localstripe accepts any secret test key; the one of the environment is not needed to read its objects.
 STRIPE_AUTH = (LOCAL_STRIPE_KEY, "")
 # Connections per boto3 client: enough for every thread of a concurrent test to share one client.

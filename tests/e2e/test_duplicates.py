@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from local_mode.environment import LOCAL_STRIPE_KEY, LocalEnvironment
+from payment_stack.names import payment_stack_name
 from tests.e2e.api_clients import signed_client
 from tests.e2e.conftest import E2E_ENV
 
@@ -87,7 +88,7 @@ def test_collect_and_refund_functions_invoked_three_times_move_money_once(local_
     }
 
     def invoke(output_key: str) -> list[Any]:
-        arn = local_env.output(f"Payment-{E2E_ENV}", output_key)
+        arn = local_env.output(payment_stack_name(E2E_ENV), output_key)
         results = []
         for _ in range(REPLAYS):
             answer = lambda_client.invoke(FunctionName=arn, Payload=json.dumps(state).encode())

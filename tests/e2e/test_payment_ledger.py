@@ -16,12 +16,13 @@ import pytest
 import requests
 
 from local_mode.environment import LocalEnvironment
+from payment_stack.names import payment_stack_name
 from tests.e2e.api_clients import signed_get
 from tests.e2e.conftest import E2E_ENV
 from tests.e2e.saga_support import STRIPE_AUTH, Saga, booking_input
 
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
-PAYMENT_STACK = f"Payment-{E2E_ENV}"
+PAYMENT_STACK = payment_stack_name(E2E_ENV)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import requests
 
 from lambdas.shared.payment_errors import PaymentError
 from local_mode.environment import LocalEnvironment
+from payment_stack.names import booking_stack_name, stripe_secret_key_parameter_name
 from tests.e2e.api_clients import signed_client
 from tests.e2e.conftest import CANARY_STRIPE_KEY, E2E_ENV
 
@@ -47,7 +48,7 @@ def exercise(env: LocalEnvironment) -> list[str]:
             seen.append(json.dumps(client.post(path, body, idempotency_key=f"hygiene-{uuid.uuid4().hex}")))
         except PaymentError as error:
             seen.append(f"{type(error).__name__}: {error}")
-    booking_stack = f"Booking-{E2E_ENV}"
+    booking_stack = booking_stack_name(E2E_ENV)
     flights = env.output(booking_stack, "FlightsTableName")
     env.client("dynamodb").put_item(
         TableName=flights,
@@ -77,7 +78,7 @@ def exercise(env: LocalEnvironment) -> list[str]:
 
 def execution_histories(env: LocalEnvironment) -> str:
     sfn = env.client("stepfunctions")
-    machine = env.output(f"Booking-{E2E_ENV}", "StateMachineArn")
+    machine = env.output(booking_stack_name(E2E_ENV), "StateMachineArn")
     histories = []
     for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
         histories.append(json.dumps(sfn.get_execution_history(executionArn=execution["executionArn"]), default=str))
@@ -114,7 +115,7 @@ def test_the_stripe_key_never_leaves_ssm(local_env: LocalEnvironment) -> None:
         assert CANARY_STRIPE_KEY[8:] not in text, f"part of the Stripe key leaked into {place}"
     # And the key is really the one the API used: it is in SSM, as a SecureString
     parameter = local_env.client("ssm").get_parameter(
-        Name=f"/{E2E_ENV}/service/payment/stripe/secretKey", WithDecryption=True
+        Name=stripe_secret_key_parameter_name(E2E_ENV), WithDecryption=True
     )
     assert parameter["Parameter"]["Value"] == CANARY_STRIPE_KEY
     assert parameter["Parameter"]["Type"] == "SecureString"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from local_mode.bus_tap import PAYMENT_EVENT_SOURCE, create_bus_tap, receive_bus_events, tap_name
-from payment_stack.config import event_bus_name
+from payment_stack.names import event_bus_name
 from tests.integration.local_moto_support import clients, running_moto
 
 

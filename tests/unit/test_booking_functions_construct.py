@@ -176,15 +176,30 @@ def test_api_url_parameter_holds_the_apis_prod_url(template: Template) -> None:
     assert parameter["Description"]
 
 
-def test_only_the_four_published_parameters_are_created(template: Template) -> None:
+@pytest.mark.parametrize("route", ["charge", "capture", "refund"])
+def test_the_old_stacks_route_url_parameters_hold_each_routes_full_url(template: Template, route: str) -> None:
+    # Given the default stack / When the old payment stack's parameter for a route is found (the old Amplify build
+    # read /<env>/service/payment/api/charge/url into the front-end's configuration)
+    parameter = parameter_named(template, f"/{SANITISED_ENV}/service/payment/api/{route}/url")
+    # Then it is a String holding the API's Prod URL followed by the route
+    base = template.find_outputs("PaymentApiUrl")["PaymentApiUrl"]["Value"]
+    assert parameter["Type"] == "String"
+    assert render(parameter["Value"], template) == render(base, template) + route
+    assert parameter["Description"]
+
+
+def test_only_the_published_parameters_are_created(template: Template) -> None:
     # Given the default stack
     names = {r["Properties"]["Name"] for r in resources_of(template, "AWS::SSM::Parameter").values()}
     # Then the Stripe key and webhook secret are not among them (operators create them) and every name is under the
-    # environment's prefix: these three and the payment event bus's (PaymentEvents)
+    # environment's prefix: the functions', the API's URLs and the payment event bus's (PaymentEvents)
     assert names == {
         f"/{SANITISED_ENV}/service/payment/function/collect",
         f"/{SANITISED_ENV}/service/payment/function/refund",
         f"/{SANITISED_ENV}/service/payment/api/url",
+        f"/{SANITISED_ENV}/service/payment/api/charge/url",
+        f"/{SANITISED_ENV}/service/payment/api/capture/url",
+        f"/{SANITISED_ENV}/service/payment/api/refund/url",
         f"/{SANITISED_ENV}/service/payment/events/bus",
     }
 

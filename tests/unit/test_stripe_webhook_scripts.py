@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
-from payment_stack.config import (
+from payment_stack.names import (
     api_url_parameter_name,
     stripe_secret_key_parameter_name,
     stripe_webhook_secret_parameter_name,

@@ -84,6 +84,18 @@ format: $(VENV_STAMP) ## Apply ruff's formatting and safe fixes
 pytest: install browser ## All pytest tiers (unit, integration, e2e: starts local mode itself)
 	$(BIN)/pytest
 
+.PHONY: unit
+unit: $(VENV_STAMP) ## The unit tier alone: fast, offline (sockets off), no local mode
+	$(BIN)/pytest tests/unit
+
+.PHONY: integration
+integration: install ## The integration tier alone: real localstripe/moto servers on 127.0.0.1, bundling
+	$(BIN)/pytest tests/integration
+
+.PHONY: e2e
+e2e: install browser ## The e2e tier alone: starts local mode and drives it as clients do (browser tests included)
+	$(BIN)/pytest tests/e2e
+
 .PHONY: synth
 synth: install ## Synthesize to cdk.out (ENV=name to choose the environment)
 	$(CDK) synth $(CDK_ENV_ARG) --quiet

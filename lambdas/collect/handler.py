@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.observability import AWS_TRACED_MODULES
+from lambdas.shared.observability import AWS_TRACED_MODULES, observability
 from lambdas.shared.payment_task import COLLECT, container_client, run_task
 
-logger = Logger()
-tracer = Tracer(patch_modules=AWS_TRACED_MODULES)
-metrics = Metrics()
+logger, tracer, metrics = observability(AWS_TRACED_MODULES)
 client = container_client()
 
 

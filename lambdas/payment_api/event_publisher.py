@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -27,12 +26,10 @@ from lambdas.payment_api.event_bus import EventBus
 from lambdas.payment_api.ledger_items import record_from_item
 from lambdas.payment_api.payment_events import DetailType, PaymentEvent, is_new_dispute, latest_event
 from lambdas.payment_api.settings import PublisherSettings
-from lambdas.shared.observability import AWS_TRACED_MODULES
+from lambdas.shared.observability import AWS_TRACED_MODULES, observability
 
 settings = PublisherSettings.from_environ(os.environ)
-logger = Logger()
-tracer = Tracer(patch_modules=AWS_TRACED_MODULES)
-metrics = Metrics()
+logger, tracer, metrics = observability(AWS_TRACED_MODULES)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 bus = EventBus(bus_name=settings.event_bus_name, client=boto3.session.Session().client("events"))
 

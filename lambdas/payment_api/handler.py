@@ -20,7 +20,6 @@ from http import HTTPStatus
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -62,12 +61,10 @@ from lambdas.payment_api.validation import (
 from lambdas.payment_api.webhook_events import provider_event
 from lambdas.payment_api.webhook_verification import ssm_secrets_reader, verified_event
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
-from lambdas.shared.observability import STRIPE_TRACED_MODULES
+from lambdas.shared.observability import STRIPE_TRACED_MODULES, observability
 
 settings = Settings.from_environ(os.environ)
-logger = Logger()
-tracer = Tracer(patch_modules=STRIPE_TRACED_MODULES)
-metrics = Metrics()
+logger, tracer, metrics = observability(STRIPE_TRACED_MODULES)
 app = APIGatewayRestResolver(
     cors=CORSConfig(
         allow_origin=settings.cors_allowed_origins[0],

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,12 +23,10 @@ from lambdas.payment_api.hold_sweep import sweep
 from lambdas.payment_api.service import ABANDONED_HOLD_REASON, PaymentService, utc_now
 from lambdas.payment_api.settings import SweeperSettings
 from lambdas.payment_api.wiring import dynamodb_ledger, stripe_provider
-from lambdas.shared.observability import AWS_TRACED_MODULES
+from lambdas.shared.observability import AWS_TRACED_MODULES, observability
 
 settings = SweeperSettings.from_environ(os.environ)
-logger = Logger()
-tracer = Tracer(patch_modules=AWS_TRACED_MODULES)
-metrics = Metrics()
+logger, tracer, metrics = observability(AWS_TRACED_MODULES)
 aws_session = boto3.session.Session()
 ledger = dynamodb_ledger(settings.ledger, client=aws_session.client("dynamodb"))
 service = PaymentService(

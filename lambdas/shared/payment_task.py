@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -144,13 +145,31 @@ def charge_id_of(state: BookingState) -> str:
     return charge_id
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskSettings:
+    """What Collect and Refund read from their environment, validated once at init (as the API's ``Settings``)."""
+
+    payment_api_url: str
+    region: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TaskSettings:
+        """Raises ``ValueError`` naming the variable when the deployment is broken."""
+        url = environ.get("PAYMENT_API_URL", "")
+        if not url:
+            raise ValueError("PAYMENT_API_URL is not set: the function was deployed without its payment API")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"PAYMENT_API_URL must be the payment API's base URL (https://host/stage/), not {url!r}")
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise ValueError("AWS_REGION is not set: the function cannot sign payment API calls")
+        return cls(payment_api_url=url, region=region)
+
+
 def payment_api_client() -> PaymentApiClient:
-    """Built once per container from ``PAYMENT_API_URL`` and the function's own (refreshing) credentials."""
-    if not os.environ.get("PAYMENT_API_URL"):
-        raise RuntimeError("PAYMENT_API_URL is not set: the function was deployed without its payment API")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise RuntimeError("AWS_REGION is not set: the function cannot sign payment API calls")
+    """Built once per container from its ``TaskSettings`` and the function's own (refreshing) credentials."""
+    settings = TaskSettings.from_environ(os.environ)
     # Lambda hands a function its credentials in exactly these two ways (environment variables; the container
     # endpoint, refreshed by botocore, e.g. after a SnapStart restore). A full botocore Session would find the same
     # but costs about 25 ms of init registering its event handlers.
@@ -158,8 +177,8 @@ def payment_api_client() -> PaymentApiClient:
     if credentials is None:
         raise RuntimeError("no AWS credentials to sign payment API calls with")
     return PaymentApiClient(
-        base_url=os.environ["PAYMENT_API_URL"],
-        region=region,
+        base_url=settings.payment_api_url,
+        region=settings.region,
         credentials=credentials,
         # One keep-alive connection (a container runs one invocation at a time). The socket options are urllib3's
         # defaults (TCP_NODELAY), which botocore replaces with none: its headers and body go out as two writes, and

@@ -35,6 +35,7 @@ from lambdas.shared.payment_errors import (
     PaymentServiceUnavailable,
     UnexpectedPaymentResponse,
 )
+from lambdas.shared.payment_task import TaskSettings
 from tests.api_events import FakeLambdaContext
 from tests.snapstart_support import run_after_restore_hooks
 
@@ -422,3 +423,31 @@ def test_a_snapstart_restore_builds_a_fresh_client(module: ModuleType) -> None:
     assert module.client.cache_info().currsize == 1
     assert restored is not in_snapshot
     assert restored._http is not in_snapshot._http
+
+
+# --- settings, validated once at init -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["https://abc.execute-api.eu-west-1.amazonaws.com/Prod/", "http://127.0.0.1:3000/Prod/"]
+)
+def test_task_settings_take_the_apis_base_url_and_the_region(url: str) -> None:
+    settings = TaskSettings.from_environ({"PAYMENT_API_URL": url, "AWS_REGION": "eu-west-1"})
+    assert (settings.payment_api_url, settings.region) == (url, "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL is not set"),
+        ({"PAYMENT_API_URL": "", "AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL is not set"),
+        ({"PAYMENT_API_URL": "abc.execute-api.amazonaws.com/Prod/", "AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL"),
+        ({"PAYMENT_API_URL": "ftp://host/Prod/", "AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL"),
+        ({"PAYMENT_API_URL": "https:///Prod/", "AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL"),
+        ({"PAYMENT_API_URL": "https://host/Prod/?x=1", "AWS_REGION": "eu-west-1"}, "PAYMENT_API_URL"),
+        ({"PAYMENT_API_URL": "https://host/Prod/"}, "AWS_REGION"),
+    ],
+)
+def test_a_broken_deployment_is_refused_at_init_naming_the_variable(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        TaskSettings.from_environ(environ)

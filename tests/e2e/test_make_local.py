@@ -52,11 +52,14 @@ def test_local_mode_runs_the_demo_serves_and_stops_everything_on_ctrl_c() -> Non
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, remaining
     assert "Stopped." in remaining
-    # Then nothing it started is left: its process group is empty
-    time.sleep(0.5)
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        pass
-    else:
-        raise AssertionError("processes of local mode are still running after Ctrl-C")
+    # Then nothing it started is left: its process group empties (children get the same Ctrl-C and may take a moment
+    # to exit on a loaded machine)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("processes of local mode are still running 10 s after Ctrl-C")
+        time.sleep(0.2)

@@ -1,9 +1,9 @@
-"""cdk-nag on every synth: the AwsSolutions and PCI DSS 3.2.1 packs, and the one table of accepted findings.
+"""cdk-nag on every synth: the AwsSolutions, PCI DSS 3.2.1 and Serverless packs, and the one table of accepted findings.
 
-``enable_compliance_checks`` (called by ``build_stacks``, so by ``app.py``, the tests and local mode) registers both
-packs as CDK validation plugins (cdk-nag 3: ``Validations.of(app).add_plugins(...)``) and acknowledges the findings
-in ``SUPPRESSIONS``, each on one resource for one rule (for IAM5, one finding: one wildcard resource). Any other
-finding fails the synth: ``cdk synth`` exits non-zero and prints the report (also written to
+``enable_compliance_checks`` (called by ``build_stacks``, so by ``app.py``, the tests and local mode) registers the
+three packs as CDK validation plugins (cdk-nag 3: ``Validations.of(app).add_plugins(...)``) and acknowledges the
+findings in ``SUPPRESSIONS``, each on one resource for one rule (for IAM5, one finding: one wildcard resource). Any
+other finding fails the synth: ``cdk synth`` exits non-zero and prints the report (also written to
 ``cdk.out/validation-report.json``); an in-process ``app.synth()`` (tests, plain ``python app.py``) raises.
 
 ``SECURITY.md`` lists the same suppressions; a unit test keeps the two equal.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
-from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
+from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks
 from constructs import IConstruct
 
 from payment_stack.config import PaymentConfig
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from payment_stack.payment_service_stack import PaymentStack
 
 # The namespace CDK's validation report gives each pack's rules ("Acknowledge with 'AwsSolutions::AwsSolutions-…'").
-PACK_NAMESPACES = {"AwsSolutions": "AwsSolutions", "PCI.DSS.321": "PCI.DSS.321"}
+PACK_NAMESPACES = {"AwsSolutions": "AwsSolutions", "PCI.DSS.321": "PCI.DSS.321", "Serverless": "Serverless"}
 
 ALWAYS = "always"
 WAF_OFF = "wafEnabled=false"
@@ -93,6 +93,11 @@ _OLDER_RUNTIME_REASON = (
     "(the Python every development and CI machine of this project carries), so what is tested is what runs. It is "
     "a supported Lambda runtime, patched by AWS; moving on is payment_function.RUNTIME and the Makefile's "
     "PYTHON_VERSION together."
+)
+# A function's dead-letter queue (Serverless-LambdaDLQ) receives only events of asynchronous invocations that failed.
+_NO_ASYNC_INVOCATION = (
+    "a function's dead-letter queue only ever receives events of asynchronous invocations that failed, so it would "
+    "stay empty."
 )
 # Every Python function of the payment stack (their Lambda::Function resources are "<path>/Function/Resource").
 _PAYMENT_FUNCTIONS = (
@@ -227,6 +232,59 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         )
         for function in _PAYMENT_FUNCTIONS
     ),
+    *(
+        Suppression(
+            stack=PAYMENT,
+            path=f"{function}/Function/Resource",
+            rule="Serverless-LambdaLatestVersion",
+            reason=_OLDER_RUNTIME_REASON,
+        )
+        for function in _PAYMENT_FUNCTIONS
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentApi/Handler/Function/Resource",
+        rule="Serverless-LambdaDLQ",
+        reason="API Gateway invokes this function synchronously (Lambda proxy integration, every route) and nothing "
+        f"invokes it asynchronously: {_NO_ASYNC_INVOCATION} A failed call is answered to its caller (5xx), logged, and "
+        "counted by the Api5xx and ApiFunctionErrors alarms.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Collect/Function/Resource",
+        rule="Serverless-LambdaDLQ",
+        reason="Its only caller, the booking state machine, invokes it synchronously (Step Functions LambdaInvoke, "
+        f"RequestResponse): {_NO_ASYNC_INVOCATION} The workflow retries a failed collect itself, then fails the "
+        "booking and runs the compensation; a compensation step that still fails goes to the workflow's dead-letter "
+        "queue, alarmed on its first message.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="BookingFunctions/Refund/Function/Resource",
+        rule="Serverless-LambdaDLQ",
+        reason="Its only caller, the booking state machine, invokes it synchronously (Step Functions LambdaInvoke, "
+        f"RequestResponse): {_NO_ASYNC_INVOCATION} The workflow retries a failed refund itself, then sends the charge "
+        "id and the error to its dead-letter queue, alarmed on its first message.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentEvents/Publisher/Function/Resource",
+        rule="Serverless-LambdaDLQ",
+        reason="Only Lambda's event source mapping on the ledger's stream invokes this function, synchronously: "
+        f"{_NO_ASYNC_INVOCATION} The mapping has its own on-failure destination, PaymentEvents/DeadLetterQueue, which "
+        "receives the description of stream records the function could not publish after its retries and is alarmed "
+        "on its first message.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="HoldSweeper/Handler/Function/Resource",
+        rule="Serverless-LambdaDLQ",
+        reason="EventBridge Scheduler invokes this function asynchronously, and what Lambda gives up on (a failed run, "
+        "or one dropped as too old) already goes to the on-failure destination of its asynchronous invocation "
+        "configuration, the queue HoldSweeper/FailedRuns (Serverless-LambdaAsyncFailureDestination, fixed), with the "
+        "error, its stack trace and why Lambda gave up. A dead-letter queue is the older alternative for the same "
+        "events: it would only keep a second copy of each failed run, with less context.",
+    ),
     Suppression(
         stack=PAYMENT,
         path="PaymentApi/Handler/Function/Resource",
@@ -308,6 +366,24 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "CDK's EventBridge Scheduler LambdaInvoke target grants with the function itself; it names that one "
         "function only, which publishes no versions.",
     ),
+    # --- Payment-<env>: the hold sweeper's failed runs ---------------------------------------------------------------
+    Suppression(
+        stack=PAYMENT,
+        path="HoldSweeper/FailedRuns/Resource",
+        rule="AwsSolutions-SQS3",
+        reason="This queue is itself where failures go: the on-failure destination of the hold sweeper's asynchronous "
+        "invocations, where Lambda records each run that failed or that it dropped. Nothing consumes it (operators "
+        "read the records; there is nothing to replay, the next run sweeps the same holds), so a dead-letter queue of "
+        "its own would never receive anything. The HoldSweeperErrors alarm fires on the failed run itself.",
+    ),
+    Suppression(
+        stack=PAYMENT,
+        path="HoldSweeper/FailedRuns/Resource",
+        rule="Serverless-SQSRedrivePolicy",
+        reason="A redrive policy moves messages its consumers keep failing on to a dead-letter queue. This queue is "
+        "itself the hold sweeper's on-failure destination (see AwsSolutions-SQS3 on the same queue) and has no "
+        "consumer to fail: operators read its records, so a redrive policy would never move one.",
+    ),
     # --- Payment-<env>: the payment events ---------------------------------------------------------------------------
     Suppression(
         stack=PAYMENT,
@@ -318,6 +394,15 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "first message. A dead-letter queue of its own would only move the same messages one queue further from the "
         "alarm.",
     ),
+    Suppression(
+        stack=PAYMENT,
+        path="PaymentEvents/DeadLetterQueue/Resource",
+        rule="Serverless-SQSRedrivePolicy",
+        reason="A redrive policy moves messages its consumers keep failing on to a dead-letter queue. This queue is "
+        "itself the dead-letter queue of the event publisher's event source mapping (see AwsSolutions-SQS3 on the "
+        "same queue) and has no consumer: a human republishes the ledger changes its messages name, after an alarm "
+        "on the first message.",
+    ),
     # --- Booking-<env> -----------------------------------------------------------------------------------------------
     Suppression(
         stack=BOOKING,
@@ -326,6 +411,14 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         reason="This queue is itself the dead-letter queue: the workflow sends compensations that failed after "
         "their retries to it, and an alarm fires on its first message. A dead-letter queue of its own would only "
         "move the same messages one queue further from the alarm.",
+    ),
+    Suppression(
+        stack=BOOKING,
+        path="BookingWorkflow/DeadLetterQueue/Resource",
+        rule="Serverless-SQSRedrivePolicy",
+        reason="A redrive policy moves messages its consumers keep failing on to a dead-letter queue. This queue is "
+        "itself the booking workflow's dead-letter queue (see AwsSolutions-SQS3 on the same queue) and has no "
+        "consumer: a human finishes each failed compensation it holds by hand, after an alarm on the first message.",
     ),
     Suppression(
         stack=BOOKING,
@@ -357,12 +450,12 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
 )
 
 
-def compliance_packs() -> tuple[AwsSolutionsChecks, PCIDSS321Checks]:
-    return AwsSolutionsChecks(), PCIDSS321Checks()
+def compliance_packs() -> tuple[AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks]:
+    return AwsSolutionsChecks(), PCIDSS321Checks(), ServerlessChecks()
 
 
 def enable_compliance_checks(app: App, *, payment: PaymentStack, booking: BookingStack) -> list[Suppression]:
-    """Run both packs on every synth of ``app`` and acknowledge the suppressions that apply to this configuration.
+    """Run the three packs on every synth of ``app`` and acknowledge the suppressions that apply to this configuration.
 
     Returns the suppressions applied. Raises ``LookupError`` if a suppression names a resource that does not exist.
     """

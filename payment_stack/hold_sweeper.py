@@ -6,8 +6,10 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
@@ -28,6 +30,8 @@ FUNCTION_MEMORY_MB = 512
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 # Schedules without a group of their own belong to the account's group "default".
 DEFAULT_SCHEDULE_GROUP = "default"
+# How long the record of a failed or dropped run is kept (SQS's maximum): long enough to read after a weekend.
+FAILED_RUN_RETENTION = Duration.days(14)
 
 
 class HoldSweeper(Construct):
@@ -42,10 +46,14 @@ class HoldSweeper(Construct):
     index and read and update its records (``ledger.grant_sweep``) and read the Stripe key (``ssm:GetParameter`` on
     that parameter only). An EventBridge Scheduler schedule invokes it every ``hold_sweep_minutes`` minutes, with no
     flexible time window and no retry of a failed run, neither by Scheduler nor by Lambda's asynchronous invocation
-    (the next run picks up what it left), through a role that may invoke this function only. No SnapStart: a
-    scheduled run's cold start delays nobody.
+    (the next run picks up what it left), through a role that may invoke this function only. A run that fails, or
+    that Lambda drops without running it (event too old after throttling), is recorded by Lambda's asynchronous
+    on-failure destination in the SQS queue ``failed_runs`` (SSE-SQS, SSL only, kept 14 days): the error, its type
+    and stack trace, and why Lambda gave up. Nothing in it is replayed (the scheduler's event carries nothing); the
+    function's role may send to that queue only. No SnapStart: a scheduled run's cold start delays nobody.
 
-    Exposes ``function`` (``lambda_.Function``), ``schedule`` and ``schedule_role``.
+    Exposes ``function`` (``lambda_.Function``), ``failed_runs`` (``sqs.Queue``), ``schedule`` and
+    ``schedule_role``.
     """
 
     def __init__(
@@ -80,9 +88,18 @@ class HoldSweeper(Construct):
             },
         )
         self.function: lambda_.Function = sweeper.function
+        self.failed_runs = sqs.Queue(
+            self,
+            "FailedRuns",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILED_RUN_RETENTION,
+            removal_policy=config.removal_policy,
+        )
         # EventBridge Scheduler invokes Lambda asynchronously, and Lambda retries a failed asynchronous run twice by
-        # default: no retry here either (the next run sweeps the same holds; a retry could overlap it).
-        self.function.configure_async_invoke(retry_attempts=0)
+        # default: no retry here either (the next run sweeps the same holds; a retry could overlap it). What Lambda
+        # gives up on goes to the on-failure destination (SqsDestination lets the function's role send to it).
+        self.function.configure_async_invoke(retry_attempts=0, on_failure=destinations.SqsDestination(self.failed_runs))
         ledger.grant_sweep(self.function)
         grant_stripe_key_read(
             self, "StripeSecretKey", grantee=self.function, parameter_name=config.stripe_secret_key_parameter_name

@@ -1,4 +1,4 @@
-"""cdk-nag on every synth: both packs run, an unaccepted finding fails the synth, and the accepted ones are exactly
+"""cdk-nag on every synth: the three packs run, an unaccepted finding fails the synth, and the accepted ones are exactly
 the table in ``payment_stack/compliance.py``, which ``SECURITY.md`` lists (same resources, rules, conditions, reasons).
 """
 
@@ -64,8 +64,8 @@ def test_every_configuration_synthesizes_with_no_unaccepted_finding(tmp_path: Pa
     # Given the app for a branch, local mode, main or production
     stacks, report = synth_report(tmp_path, **CONFIGURATIONS[name])
     plugins = {plugin["pluginName"]: plugin for plugin in report["pluginReports"]}
-    # Then both packs ran and passed, with no violation left
-    assert {"AwsSolutions", "PCI.DSS.321"} <= set(plugins)
+    # Then the three packs ran and passed, with no violation left
+    assert {"AwsSolutions", "PCI.DSS.321", "Serverless"} <= set(plugins)
     for plugin in plugins.values():
         assert plugin["violations"] == [], plugin["pluginName"]
         assert plugin["conclusion"] == "success", plugin["pluginName"]
@@ -85,7 +85,8 @@ def test_every_configuration_synthesizes_with_no_unaccepted_finding(tmp_path: Pa
 
 
 def add_non_compliant_queue(stack: Stack) -> None:
-    # No encryption and no SSL enforcement: AwsSolutions-SQS2 and -SQS4 (and SQS3: no dead-letter queue).
+    # No encryption and no SSL enforcement: AwsSolutions-SQS2 and -SQS4 (and SQS3, Serverless-SQSRedrivePolicy: no
+    # dead-letter queue).
     sqs.Queue(stack, "NonCompliantQueue", encryption=sqs.QueueEncryption.UNENCRYPTED, enforce_ssl=False)
 
 
@@ -98,7 +99,7 @@ def test_a_non_compliant_resource_fails_the_synth_naming_the_rules(tmp_path: Pat
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         app.synth()
     message = str(failure.value)
-    for rule in ("AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4"):
+    for rule in ("AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4", "Serverless-SQSRedrivePolicy"):
         assert rule in message
     assert "Payment-feature-x/NonCompliantQueue/Resource" in message
 

@@ -6,10 +6,10 @@ Alarms are found by their names (``payment-<env>-<key>``), never by hashed logic
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnElement, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -19,8 +19,9 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.event_monitoring import PaymentEventMonitoring
 from payment_stack.monitoring import MonitoringThresholds
+from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
-from tests.template_support import only_logical_id, resources_of
+from tests.template_support import resources_of
 
 ENV = "feature-x"
 PUBLISHER_HANDLER = "lambdas.payment_api.event_publisher.handler"
@@ -37,8 +38,13 @@ SERVICE = [{"Name": "service", "Value": "payment"}]
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    return Template.from_stack(build_app(make_app(env=ENV), environ={}))
+def stack() -> PaymentStack:
+    return build_app(make_app(env=ENV), environ={})
+
+
+@pytest.fixture(scope="module")
+def template(stack: PaymentStack) -> Template:
+    return Template.from_stack(stack)
 
 
 def alarm_named(template: Template, key: str) -> dict[str, Any]:
@@ -109,12 +115,11 @@ def test_publisher_errors_and_iterator_age_alarm(template: Template) -> None:
     assert_fires_above(iterator_age, 300_000)
 
 
-def test_dead_letter_queue_alarms_on_the_first_message(template: Template) -> None:
-    # Given the publisher's dead-letter queue (the stack's one queue)
+def test_dead_letter_queue_alarms_on_the_first_message(stack: PaymentStack, template: Template) -> None:
+    # Given the publisher's dead-letter queue
     alarm = alarm_named(template, "EventDeadLetterQueueDepth")
-    queue = [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [only_logical_id(template, "AWS::SQS::Queue"), "QueueName"]}}
-    ]
+    queue_id = stack.get_logical_id(cast(CfnElement, stack.payment_events.dead_letter_queue.node.default_child))
+    queue = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
     # Then its visible messages are looked at every minute, and the first one alarms
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"]) == (
         "AWS/SQS",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk import CfnElement
+from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
+from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
 from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role
@@ -17,15 +19,30 @@ ENV = "feature-x"
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
 API_HANDLER = "lambdas.payment_api.handler.handler"
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
+    return build_app(make_app(env=env, **context), environ={})
 
 
 def template_for(env: str = ENV, **context: Any) -> Template:
-    return Template.from_stack(build_app(make_app(env=env, **context), environ={}))
+    return Template.from_stack(stack_for(env, **context))
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    return template_for()
+def stack() -> PaymentStack:
+    return stack_for()
+
+
+@pytest.fixture(scope="module")
+def template(stack: PaymentStack) -> Template:
+    return Template.from_stack(stack)
+
+
+def failed_runs_queue_id(stack: PaymentStack) -> str:
+    """The logical id of the sweeper's failed-runs queue (the stack has other queues)."""
+    return stack.get_logical_id(cast(CfnElement, stack.hold_sweeper.failed_runs.node.default_child))
 
 
 def role_statements(template: Template, role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -101,6 +118,49 @@ def test_a_failed_run_is_not_retried_by_lambda(template: Template) -> None:
     assert config["Properties"]["MaximumRetryAttempts"] == 0
 
 
+def test_a_run_lambda_gives_up_on_is_recorded_in_the_failed_runs_queue(stack: PaymentStack, template: Template) -> None:
+    # Given the sweeper's asynchronous invocation configuration (Serverless-LambdaAsyncFailureDestination)
+    sweeper_id, _ = function_by_handler(template, SWEEPER_HANDLER)
+    queue_arn = {"Fn::GetAtt": [failed_runs_queue_id(stack), "Arn"]}
+    # Then a failed run (or one Lambda drops unrun) goes to the failed-runs queue, still without a retry
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": sweeper_id},
+            "MaximumRetryAttempts": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
+        },
+    )
+    # And nothing is sent anywhere on success
+    (config,) = resources_of(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert "OnSuccess" not in config["Properties"]["DestinationConfig"]
+
+
+@pytest.mark.parametrize(("env", "deletion_policy"), [(ENV, "Delete"), ("prod", "Retain")])
+def test_failed_runs_queue_is_encrypted_ssl_only_and_keeps_records_14_days(env: str, deletion_policy: str) -> None:
+    # Given a branch or prod
+    stack = stack_for(env)
+    template = Template.from_stack(stack)
+    queue_id = failed_runs_queue_id(stack)
+    queue = resources_of(template, "AWS::SQS::Queue")[queue_id]
+    # Then the queue is encrypted by SQS, keeps a record 14 days and follows the environment's removal policy
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert queue["DeletionPolicy"] == deletion_policy
+    # And its policy refuses every request without SSL
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": queue_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+
+
 # --- permissions -----------------------------------------------------------------------------------------------------
 
 
@@ -125,6 +185,16 @@ def test_sweeper_queries_the_holds_index_and_updates_records_of_the_ledger_only(
     }
 
 
+def test_sweeper_may_send_to_its_failed_runs_queue_only(stack: PaymentStack, template: Template) -> None:
+    # Given the sweeper's IAM statements
+    _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
+    statements = role_statements(template, sweeper["Properties"]["Role"])
+    # Then its only SQS rights are the ones Lambda sends a failed run's record with, on the failed-runs queue
+    (sqs_statement,) = [s for s in statements if any(a.startswith("sqs:") for a in actions_of(s))]
+    assert set(actions_of(sqs_statement)) == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert resources_in(sqs_statement) == [{"Fn::GetAtt": [failed_runs_queue_id(stack), "Arn"]}]
+
+
 def test_sweeper_reads_the_stripe_key_parameter_only(template: Template) -> None:
     # Given the sweeper's IAM statements
     _, sweeper = function_by_handler(template, SWEEPER_HANDLER)
@@ -134,9 +204,9 @@ def test_sweeper_reads_the_stripe_key_parameter_only(template: Template) -> None
     assert actions_of(ssm) == ["ssm:GetParameter"]
     (resource,) = resources_in(ssm)
     assert resource["Fn::Join"][1][-1] == f":parameter/{ENV}/service/payment/stripe/secretKey"
-    # And nothing else: its log group, X-Ray, the ledger and the key
+    # And nothing else: its log group, X-Ray, the ledger, the key and its failed-runs queue
     services = {a.split(":", 1)[0] for s in statements for a in actions_of(s)}
-    assert services == {"logs", "xray", "dynamodb", "ssm"}
+    assert services == {"logs", "xray", "dynamodb", "ssm", "sqs"}
 
 
 # --- the schedule ----------------------------------------------------------------------------------------------------

@@ -32,8 +32,18 @@ def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    return Template.from_stack(stack_for())
+def stack() -> PaymentStack:
+    return stack_for()
+
+
+@pytest.fixture(scope="module")
+def template(stack: PaymentStack) -> Template:
+    return Template.from_stack(stack)
+
+
+def dead_letter_queue_id(stack: PaymentStack) -> str:
+    """The logical id of the publisher's dead-letter queue (the stack has other queues)."""
+    return stack.get_logical_id(cast(CfnElement, stack.payment_events.dead_letter_queue.node.default_child))
 
 
 def publisher_statements(template: Template) -> list[dict[str, Any]]:
@@ -83,12 +93,14 @@ def test_ledger_streams_new_images(template: Template) -> None:
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
 
 
-def test_publisher_reads_the_ledger_stream_in_order_and_retries_until_the_dead_letter_queue(template: Template) -> None:
+def test_publisher_reads_the_ledger_stream_in_order_and_retries_until_the_dead_letter_queue(
+    stack: PaymentStack, template: Template
+) -> None:
     # Given the one event source mapping of the stack
     (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
     properties = mapping["Properties"]
     publisher_id, _ = function_by_handler(template, PUBLISHER_HANDLER)
-    queue_id = only_logical_id(template, "AWS::SQS::Queue")
+    queue_id = dead_letter_queue_id(stack)
     # Then it feeds the publisher the ledger's stream from its oldest record, 10 records a batch
     assert properties["FunctionName"] == {"Ref": publisher_id}
     assert properties["EventSourceArn"] == {"Fn::GetAtt": [ledger_id(template), "StreamArn"]}
@@ -104,9 +116,11 @@ def test_publisher_reads_the_ledger_stream_in_order_and_retries_until_the_dead_l
     assert properties["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
 
 
-def test_dead_letter_queue_is_encrypted_ssl_only_and_keeps_messages_14_days(template: Template) -> None:
-    # Given the stack's one queue
-    queue_id = only_logical_id(template, "AWS::SQS::Queue")
+def test_dead_letter_queue_is_encrypted_ssl_only_and_keeps_messages_14_days(
+    stack: PaymentStack, template: Template
+) -> None:
+    # Given the publisher's dead-letter queue
+    queue_id = dead_letter_queue_id(stack)
     queue = resources_of(template, "AWS::SQS::Queue")[queue_id]
     # Then it is encrypted by SQS and keeps a failed batch's description for 14 days
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -160,12 +174,12 @@ def test_publisher_may_put_events_on_this_bus_only(template: Template) -> None:
 
 
 def test_publisher_reads_the_stream_never_the_table_and_sends_to_its_dead_letter_queue_only(
-    template: Template,
+    stack: PaymentStack, template: Template
 ) -> None:
     # Given the publisher's IAM statements
     statements = publisher_statements(template)
     stream_arn = {"Fn::GetAtt": [ledger_id(template), "StreamArn"]}
-    queue_arn = {"Fn::GetAtt": [only_logical_id(template, "AWS::SQS::Queue"), "Arn"]}
+    queue_arn = {"Fn::GetAtt": [dead_letter_queue_id(stack), "Arn"]}
     # Then it reads the ledger's stream (ListStreams supports no resource-level permissions: "*"), no item action
     assert actions_by_resource(statements, "dynamodb:") == {
         json.dumps(stream_arn, sort_keys=True): {
@@ -200,7 +214,7 @@ def target_queue(stack: Stack) -> tuple[str, targets.SqsQueue]:
     """A subscriber's queue in ``stack``: its logical id and the rule target sending to it."""
     queue = sqs.Queue(stack, "SubscriberQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
     # A test queue without a dead-letter queue of its own; the app's rules are checked as everywhere else.
-    accept_in_test(queue, "AwsSolutions-SQS3")
+    accept_in_test(queue, "AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy")
     return stack.get_logical_id(cast(CfnElement, queue.node.default_child)), targets.SqsQueue(queue)
 
 
@@ -211,7 +225,7 @@ def subscribed() -> Subscribed:
     app = make_app(env=ENV)
     payment = build_app(app, environ={})
     payment_queue_id, payment_target = target_queue(payment)
-    payment.payment_events.subscribe(
+    captures_and_refunds = payment.payment_events.subscribe(
         payment,
         "CapturesAndRefunds",
         detail_types=["Payment Captured", "Payment Refunded"],
@@ -219,13 +233,16 @@ def subscribed() -> Subscribed:
     )
     subscriber = Stack(app, "Subscriber")
     subscriber_queue_id, subscriber_target = target_queue(subscriber)
-    payment.payment_events.subscribe(
+    disputes = payment.payment_events.subscribe(
         subscriber,
         "Disputes",
         detail_types=["Payment Disputed", "Dispute Closed"],
         targets=[subscriber_target],
         booking_ids=["booking-1", "booking-2"],
     )
+    # The test's targets have no dead-letter queue of their own (a real subscriber's target gets one, or accepts it).
+    for rule in (captures_and_refunds, disputes):
+        accept_in_test(rule, "Serverless-EventBusDLQ")
     return Subscribed(
         payment=Template.from_stack(payment),
         subscriber=Template.from_stack(subscriber),

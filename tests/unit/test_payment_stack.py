@@ -37,7 +37,14 @@ def add_sample_function(stack: PaymentStack) -> PaymentFunction:
         environment={"PAYMENT_API_URL": "https://example.invalid/Prod"},
     )
     # The app's own functions have these accepted in payment_stack.compliance; so does the test's sample.
-    accept_in_test(sample, "PCI.DSS.321-LambdaInsideVPC", "AwsSolutions-IAM5[Resource::*]", "AwsSolutions-L1")
+    accept_in_test(
+        sample,
+        "PCI.DSS.321-LambdaInsideVPC",
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-L1",
+        "Serverless-LambdaLatestVersion",
+        "Serverless-LambdaDLQ",
+    )
     return sample
 
 

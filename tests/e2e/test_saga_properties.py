@@ -54,7 +54,7 @@ AMOUNT = 15000
 # The flights' fare: what a confirmed booking must have captured, whatever the hold (here the hold is the fare).
 FARE = AMOUNT
 CAPTURE, REFUND = "/capture", "/refund"
-# Collect: first try + 3 retries; Refund: first try + 6 retries (README "Booking workflow").
+# Collect: first try + 3 retries; Refund: first try + 6 retries (docs/workflow.md).
 COLLECT_ATTEMPTS = 4
 REFUND_ATTEMPTS = 7
 REFUND_STEP = "Refund Payment"

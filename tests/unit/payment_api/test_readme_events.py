@@ -1,4 +1,4 @@
-"""The README's webhook event table and payment event list name exactly what the code handles and publishes."""
+"""docs/api.md's webhook event table and payment event list name exactly what the code handles and publishes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 from lambdas.payment_api.payment_events import SOURCE, DetailType
 from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+# The tables moved from the README to docs/api.md with the rest of the API reference.
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 def _section(title: str) -> str:
-    text = README.read_text()
+    text = API_DOC.read_text()
     return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 

@@ -1,4 +1,4 @@
-"""The README's table of ledger transitions is the code's ``ALLOWED_TRANSITIONS``, row for row."""
+"""The table of ledger transitions in docs/api.md is the code's ``ALLOWED_TRANSITIONS``, row for row."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 from lambdas.payment_api.ledger import ALLOWED_TRANSITIONS, PaymentStatus
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+# The tables moved from the README to docs/api.md with the rest of the API reference.
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 def readme_transitions() -> dict[PaymentStatus, frozenset[PaymentStatus]]:
-    text = README.read_text()
+    text = API_DOC.read_text()
     table = text.split("**Statuses and transitions**", 1)[1].split("\n\n", 2)[1]
     rows: dict[PaymentStatus, frozenset[PaymentStatus]] = {}
     for line in table.splitlines()[2:]:

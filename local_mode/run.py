@@ -53,7 +53,7 @@ Try:
   {aws} ssm get-parameter --name {function_parameter_name(env_name, "collect")}
   # a signed Stripe event localstripe never sends (a dispute, an expiry, a failed refund...):
   make local-event TYPE=charge.dispute.created PAYMENT=<ch_... or pi_...>
-{events}(more in the README, section "Local mode")
+{events}(more in docs/local-mode.md)
 """
 
 

@@ -3,7 +3,7 @@
 One record per payment id (``ch_``/``pi_``): its status, the authorised, captured and refunded amounts, the currency,
 the provider, when it was created and last changed, the booking it belongs to when known, and a history entry for
 every transition. ``ALLOWED_TRANSITIONS`` is the one place in code that says which status may follow which (the
-README's table is this one); adapters enforce it with conditional writes, so a replay, a retry or an out-of-order
+docs/api.md's table is this one); adapters enforce it with conditional writes, so a replay, a retry or an out-of-order
 write never moves a payment backwards and never adds a history entry twice (entries are keyed by ``entry_id``).
 
 The DynamoDB adapter (``lambdas.payment_api.dynamodb_ledger``) is the only code that knows the table's layout.

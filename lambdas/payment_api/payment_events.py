@@ -1,10 +1,10 @@
 """The payment events other services receive: one per ledger transition, whatever caused it (API, sweeper, webhook).
 
 ``latest_event`` turns a record as written (a stream image: each write appends exactly one history entry) into the
-event of its last entry. Source ``serverless-airline.payment``; the detail types and the detail's fields are listed
-in the README ("Payment events"), and the stack's ``PaymentEvents`` construct declares the same names (a test keeps
-them in step). ``eventId`` (payment id and entry id) is the same for every delivery of one transition: consumers
-deduplicate on it (EventBridge and the stream both deliver at least once).
+event of its last entry. Source ``serverless-airline.payment``; the detail types and the detail's fields are listed in
+docs/api.md ("Payment events for other services"), and the stack's ``PaymentEvents`` construct declares the same names
+(a test keeps them in step). ``eventId`` (payment id and entry id) is the same for every delivery of one transition:
+consumers deduplicate on it (EventBridge and the stream both deliver at least once).
 """
 
 from __future__ import annotations

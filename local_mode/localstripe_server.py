@@ -8,8 +8,9 @@ It also gives localstripe what Stripe has and it lacks, so local mode exercises 
 - **idempotent requests**. Stripe answers a repeated ``Idempotency-Key`` with the first answer, marked
   ``Idempotent-Replayed: true`` (and refuses the key for other parameters); localstripe ignores the header, so a
   retried capture would be refused as a second capture.
-- **captured amounts**: a Charge's ``amount_captured`` and a PaymentIntent's ``amount_received``, which localstripe's
-  objects (and so its webhook events, e.g. ``payment_intent.succeeded``) lack.
+- **the production requests, and captures and refunds as Stripe makes them today**: ``automatic_payment_methods``
+  on PaymentIntents, token ids as a Charge's source, no refund object for a partial capture's released rest,
+  ``amount_captured``/``amount_received``, refunds of at most what was captured (see ``local_mode.localstripe_compat``).
 - **Stripe.js's createPaymentMethod with a publishable key**, as the production checkout calls it: localstripe's
   Stripe.js stand-in leaves it a no-op and its server refuses a publishable key on ``POST /v1/payment_methods``
   (see ``local_mode.stripe_js``).
@@ -21,11 +22,11 @@ import argparse
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from localstripe import resources, server
 
+from local_mode import localstripe_compat
 from local_mode.stripe_js import (
     accept_publishable_key_for_payment_methods,
     publishable_key_middleware,
@@ -83,40 +84,13 @@ def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.S
     return middleware
 
 
-def add_captured_amounts() -> None:
-    """Charges remember what their capture took (localstripe records the released rest as a refund instead), and
-    expose it as ``amount_captured``; PaymentIntents expose ``amount_received`` from their latest charge."""
-    capture = resources.Charge._capture
-
-    def remembering_capture(self: Any, amount: Any, on_success: Callable[[], None] | None = None) -> None:
-        taken = self.amount if amount is None else int(amount)
-
-        def captured() -> None:
-            self._amount_captured = taken
-            if on_success is not None:
-                on_success()
-
-        capture(self, amount, on_success=captured)
-
-    def amount_captured(self: Any) -> int:
-        return int(getattr(self, "_amount_captured", self.amount)) if self.captured else 0
-
-    def amount_received(self: Any) -> int:
-        charge = self.latest_charge
-        return amount_captured(charge) if charge is not None and self.status == "succeeded" else 0
-
-    resources.Charge._capture = remembering_capture
-    resources.Charge.amount_captured = property(amount_captured)
-    resources.PaymentIntent.amount_received = property(amount_received)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
     args = parser.parse_args(argv)
     resources.Store.dump_to_disk = lambda _self: None
-    add_captured_amounts()
+    localstripe_compat.install()
     accept_publishable_key_for_payment_methods()
     # Just outside localstripe's authentication, which it tells about a publishable key it accepts.
     server.app.middlewares.insert(server.app.middlewares.index(server.auth_middleware), publishable_key_middleware())

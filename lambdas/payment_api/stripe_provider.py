@@ -52,7 +52,8 @@ class StripeProvider:
 
     ``key_source`` returns the secret key (cached by its caller); a client is built once per key value, and every
     client shares the one HTTP client made here, so one connection pool serves all warm invocations. ``api_base``
-    overrides Stripe's URL (local mode only).
+    overrides Stripe's URL (a configuration value: local mode points it at localstripe); nothing else depends on it,
+    so every request is the one production sends.
     """
 
     def __init__(
@@ -69,8 +70,6 @@ class StripeProvider:
         # Lambda sets no proxy and has no .netrc: without this, requests looks both up on every call.
         session.trust_env = False
         self._http_client = stripe.RequestsClient(timeout=(connect_timeout, read_timeout), session=session)
-        # localstripe (local mode) refuses parameters it does not implement; the adapter leaves those out.
-        self._localstripe = api_base is not None
         self._client: stripe.StripeClient | None = None
         self._client_key: str | None = None
 
@@ -97,7 +96,7 @@ class StripeProvider:
             params: Any = {
                 "amount": request.amount,
                 "currency": request.currency,
-                "source": self._chargeable_source(client, request.source),
+                "source": request.source,
                 "capture": False,
                 "metadata": metadata,
             }
@@ -105,12 +104,6 @@ class StripeProvider:
                 params["description"] = request.description
             created, replayed = _request(client, "post", "/v1/charges", params, idempotency_key=idempotency_key)
             return replace(_charge_payment(created), replayed=replayed)
-
-    def _chargeable_source(self, client: stripe.StripeClient, source: str) -> str:
-        if self._localstripe and source.startswith("tok_"):
-            # localstripe refuses token ids as a charge source; the token's card id is what Stripe would charge.
-            return str(_call(client, "get", f"/v1/tokens/{_quoted(source)}")["card"]["id"])
-        return source
 
     def _authorize_intent(
         self, client: stripe.StripeClient, request: ChargeRequest, metadata: dict[str, str], idempotency_key: str
@@ -125,11 +118,9 @@ class StripeProvider:
             "capture_method": "manual",
             "confirm": True,
             "metadata": metadata,
+            # Cards only, no redirect-based methods: so confirming needs no return_url.
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
         }
-        if not self._localstripe:
-            # Cards only, no redirect-based methods: so confirming needs no return_url. localstripe refuses this
-            # parameter (and already accepts nothing but cards).
-            params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
         created, replayed = _request(client, "post", "/v1/payment_intents", params, idempotency_key=idempotency_key)
         payment = replace(_intent_payment(created), replayed=replayed)
         if payment.status not in ("requires_capture", "requires_action"):
@@ -271,13 +262,6 @@ def _quoted(stripe_id: str) -> str:
     return quote(stripe_id, safe="")
 
 
-def _captured_amount(charge: dict[str, Any]) -> int:
-    if isinstance(charge.get("amount_captured"), int):
-        return int(charge["amount_captured"])
-    # Providers without amount_captured (localstripe) record a partial capture as a refund of the remainder.
-    return int(charge["amount"]) - int(charge.get("amount_refunded") or 0) if charge.get("captured") else 0
-
-
 def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = obj.get("metadata")
     return metadata if isinstance(metadata, dict) else {}
@@ -290,7 +274,7 @@ def _charge_payment(charge: dict[str, Any]) -> Payment:
             id=charge["id"],
             object="charge",
             amount=charge["amount"],
-            amount_captured=_captured_amount(charge),
+            amount_captured=charge["amount_captured"],
             amount_refunded=charge.get("amount_refunded") or 0,
             currency=charge["currency"],
             status=charge.get("status") or "unknown",
@@ -316,7 +300,7 @@ def _intent_payment(intent: dict[str, Any]) -> Payment:
             id=intent["id"],
             object="payment_intent",
             amount=intent["amount"],
-            amount_captured=intent.get("amount_received") or (_captured_amount(charge) if charge else 0),
+            amount_captured=intent["amount_received"],
             amount_refunded=charge.get("amount_refunded") or 0,
             currency=intent["currency"],
             status=status,

@@ -286,8 +286,10 @@ def test_localstripe_delivers_the_registered_types_signed_with_the_local_secret(
 def test_make_local_event_posts_a_signed_event_built_from_localstripes_payment(
     localstripe_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a PaymentIntent captured for 3000 of 5000 at localstripe (its remainder recorded as refund re_...)
+    # Given a PaymentIntent captured for 3000 of 5000 at localstripe, then refunded 2000 (refund re_...; the released
+    # remainder is no refund, as at Stripe)
     intent = captured_intent(localstripe_url, 5000, 3000)
+    stripe_post(localstripe_url, "refunds", {"payment_intent": intent["id"], "amount": 2000})
     monkeypatch.setenv("STRIPE_PORT", localstripe_url.rsplit(":", 1)[1])
     monkeypatch.setenv("API_PORT", str(receiver.port))
     # When a failed refund and a dispute are sent for it

@@ -3,10 +3,15 @@
 The real handler and ``StripeProvider`` over an offline Stripe transport (``FakeStripeHttp``), so the real SDK
 encodes every request. The ledger records what ``/charge`` made, so capture, refund and release are decided from it
 and never read Stripe first; only a payment the ledger does not know, or a call Stripe refuses, costs one GET.
+
+Every test runs twice: against Stripe's own URL and with an ``api_base`` configured (what local mode sets through
+``STRIPE_API_BASE``), with the same assertions: the base URL is the only thing ``api_base`` changes, so local mode
+sends localstripe exactly the production requests (``local_mode/localstripe_compat.py`` bridges what it lacks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, cast
 
@@ -14,9 +19,12 @@ import pytest
 
 from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
 from lambdas.payment_api.ledger import EntrySource, PaymentRecord, PaymentStatus
-from lambdas.payment_api.service import HoldOutcome
+from lambdas.payment_api.service import HoldOutcome, PaymentService
+from lambdas.payment_api.settings import STRIPE_CONNECT_TIMEOUT_SECONDS, STRIPE_READ_TIMEOUT_SECONDS
+from lambdas.payment_api.stripe_provider import StripeProvider
 from tests.fixtures.payment_api import ApiClient
 from tests.unit.payment_api.stripe_stub import (
+    UNIT_STRIPE_KEY,
     FakeStripeHttp,
     StripeCall,
     charge_object,
@@ -36,6 +44,30 @@ TOKEN_CHARGE = {
 METHOD_CHARGE = {"amount": 5000, "currency": "usd", "stripeToken": "pm_card_visa"}
 CHARGE_PATH = "/v1/charges/ch_stub1"
 INTENT_PATH = "/v1/payment_intents/pi_stub1"
+STRIPE_URL = "https://api.stripe.com"
+LOCAL_API_BASE = "http://127.0.0.1:8420"  # local mode's STRIPE_API_BASE (localstripe)
+
+
+@pytest.fixture(params=[None, LOCAL_API_BASE], ids=["stripe", "api-base"])
+def api_base(request: pytest.FixtureRequest) -> str | None:
+    return cast("str | None", request.param)
+
+
+@pytest.fixture
+def stripe_backed_api(
+    api_module: ModuleType, fake_stripe: FakeStripeHttp, api_base: str | None, monkeypatch: pytest.MonkeyPatch
+) -> ApiClient:
+    """conftest's ``stripe_backed_api`` (the real handler and StripeProvider, Stripe's HTTP answered offline), built
+    with and without an ``api_base``: every test here holds for both."""
+    provider = StripeProvider(
+        key_source=lambda: UNIT_STRIPE_KEY,
+        api_base=api_base,
+        connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
+    )
+    service = PaymentService(provider, api_module.payment_ledger)
+    monkeypatch.setattr(api_module, "payment_service", lambda: service)
+    return ApiClient(api_module)
 
 
 @pytest.fixture
@@ -122,31 +154,61 @@ def test_reading_a_payment_sends_stripe_nothing(stripe_backed_api: ApiClient, fa
 # --- the requests, exactly ------------------------------------------------------------------------------------------
 
 
-def test_a_token_is_held_with_one_uncaptured_charge(stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp) -> None:
+@pytest.mark.parametrize(
+    ("body", "params"),
+    [
+        pytest.param(
+            TOKEN_CHARGE,
+            {
+                "amount": "12500",
+                "currency": "eur",
+                "source": "tok_visa",
+                "capture": "false",
+                "metadata[email]": "jane@example.com",
+                "description": "Flight LIS-FRA",
+            },
+            id="token",
+        ),
+        pytest.param(
+            {"amount": 900, "currency": "usd", "stripeToken": "card_1Abc"},
+            {"amount": "900", "currency": "usd", "source": "card_1Abc", "capture": "false"},
+            id="card-bare",
+        ),
+    ],
+)
+def test_a_token_is_held_with_one_uncaptured_charge(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, body: dict[str, Any], params: dict[str, str]
+) -> None:
     fake_stripe.routes = {("POST", "/v1/charges"): (200, charge_object())}
-    status, _, answer = stripe_backed_api.post("/charge", TOKEN_CHARGE, headers={"Idempotency-Key": "checkout-7f3a"})
+    status, _, answer = stripe_backed_api.post("/charge", body, headers={"Idempotency-Key": "checkout-7f3a"})
     assert status == 200, answer
     call = only_request(fake_stripe)
     assert (call.method, call.path, call.idempotency_key) == ("POST", "/v1/charges", "charge:checkout-7f3a")
-    # A hold only (capture=false); the email rides in metadata, no receipt_email (the airline sends its own)
-    assert call.params == {
-        "amount": "12500",
-        "currency": "eur",
-        "source": "tok_visa",
-        "capture": "false",
-        "metadata[email]": "jane@example.com",
-        "description": "Flight LIS-FRA",
-    }
+    # A hold only (capture=false) of the token id itself (never its card, with or without an api_base); the email
+    # rides in metadata, no receipt_email (the airline sends its own)
+    assert call.params == params
 
 
+@pytest.mark.parametrize(
+    ("body", "metadata"),
+    [
+        pytest.param(METHOD_CHARGE, {}, id="bare"),
+        pytest.param(
+            {**METHOD_CHARGE, "email": "jane@example.com", "description": "Flight LIS-FRA"},
+            {"metadata[email]": "jane@example.com", "metadata[description]": "Flight LIS-FRA"},
+            id="email-description",
+        ),
+    ],
+)
 def test_a_payment_method_is_held_with_one_confirmed_manual_capture_intent(
-    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, body: dict[str, Any], metadata: dict[str, str]
 ) -> None:
     fake_stripe.routes = {("POST", "/v1/payment_intents"): (200, intent_object(status="requires_capture"))}
-    status, _, answer = stripe_backed_api.post("/charge", METHOD_CHARGE, headers={"Idempotency-Key": "k-42"})
+    status, _, answer = stripe_backed_api.post("/charge", body, headers={"Idempotency-Key": "k-42"})
     assert status == 200, answer
     call = only_request(fake_stripe)
     assert (call.method, call.path, call.idempotency_key) == ("POST", "/v1/payment_intents", "charge:k-42")
+    # Cards only, never a redirect (so no return_url): automatic_payment_methods with or without an api_base
     assert call.params == {
         "amount": "5000",
         "currency": "usd",
@@ -155,6 +217,7 @@ def test_a_payment_method_is_held_with_one_confirmed_manual_capture_intent(
         "confirm": "true",
         "automatic_payment_methods[enabled]": "true",
         "automatic_payment_methods[allow_redirects]": "never",
+        **metadata,
     }
 
 
@@ -242,6 +305,13 @@ def test_a_payment_intent_is_captured_with_one_post_that_expands_its_charge(
             "refund:pi_stub1:full:refund:5000",
             id="intent-full",
         ),
+        pytest.param(
+            True,
+            {"amount": 1500},
+            {"payment_intent": "pi_stub1", "amount": "1500"},
+            "refund:pi_stub1:1500:refund:1500",
+            id="intent-partial",
+        ),
     ],
 )
 def test_a_captured_payment_is_refunded_with_one_post_naming_the_amount(
@@ -324,6 +394,32 @@ def test_a_charge_captured_behind_the_ledgers_back_is_never_released_by_a_refund
     assert outcome is HoldOutcome.SETTLED
     assert [call.method for call in fake_stripe.calls] == ["GET", "GET"]
     assert stored(ledger, payment_id).status is S.CAPTURED
+
+
+def test_an_api_base_changes_only_where_the_requests_go(
+    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, api_base: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the transport's URLs recorded (the other tests assert the requests, identical for both configurations)
+    urls: list[str] = []
+    send = fake_stripe.request
+
+    def recording(
+        method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **kwargs: Any
+    ) -> tuple[str, int, Mapping[str, str]]:
+        urls.append(url)
+        return send(method, url, headers, post_data, **kwargs)
+
+    monkeypatch.setattr(fake_stripe, "request", recording)
+    fake_stripe.routes = {
+        ("POST", "/v1/charges"): (200, charge_object()),
+        ("POST", "/v1/payment_intents"): (200, intent_object(status="requires_capture")),
+    }
+    # When a token and a PaymentMethod are held
+    for body in (TOKEN_CHARGE, METHOD_CHARGE):
+        status, _, answer = stripe_backed_api.post("/charge", body)
+        assert status == 200, answer
+    # Then each is one request to the configured base URL (Stripe's own without one), and nothing else
+    assert urls == [f"{api_base or STRIPE_URL}/v1/charges", f"{api_base or STRIPE_URL}/v1/payment_intents"]
 
 
 # --- when the ledger cannot decide alone: one GET ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What a capture or a refund must do, decided from the payment's ledger record alone (no provider read).
 
-Each function returns the one provider call to make, or raises the ``PaymentError`` the client gets. The provider
+Each function returns the one provider call to make, or raises the ``ApiError`` the client gets. The provider
 stays the authority: when it refuses a call decided here, the service reads it, corrects the record and decides
 again (``PaymentService``).
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lambdas.payment_api.domain import PaymentRequest
-from lambdas.payment_api.errors import InvalidRequest, PaymentConflict
+from lambdas.payment_api.errors import InvalidRequest, StateConflict
 from lambdas.payment_api.ledger import HOLD_STATUSES, PaymentRecord, PaymentStatus
 
 S = PaymentStatus
@@ -58,10 +58,10 @@ def decide_capture(record: PaymentRecord, request: PaymentRequest) -> Decision:
     _check_booking(record, request)
     if record.status not in HOLD_STATUSES:
         code, message = _NOT_CAPTURABLE[record.status]
-        raise PaymentConflict(message, code=code)
+        raise StateConflict(message, code=code)
     _check_currency(record, request)
     if request.amount is not None and request.amount > record.authorized_amount:
-        raise PaymentConflict(
+        raise StateConflict(
             f"amount {request.amount} is more than the {record.authorized_amount} {record.currency} held",
             code="amount_exceeds_hold",
         )
@@ -84,13 +84,13 @@ def decide_refund(record: PaymentRecord, request: PaymentRequest) -> Decision:
             )
         return Decision(action=Action.RELEASE, amount=None)
     if record.status is S.DISPUTED:
-        raise PaymentConflict("the payment is disputed: it cannot be refunded now", code="payment_disputed")
+        raise StateConflict("the payment is disputed: it cannot be refunded now", code="payment_disputed")
     if record.status in _NOT_REFUNDABLE:
         code, message = _NOT_REFUNDABLE[record.status]
-        raise PaymentConflict(message, code=code)
+        raise StateConflict(message, code=code)
     refundable = record.refundable_amount
     if refundable <= 0:
-        raise PaymentConflict("the payment was already refunded", code="already_refunded")
+        raise StateConflict("the payment was already refunded", code="already_refunded")
     if request.amount is not None and request.amount > refundable:
         raise InvalidRequest(f"amount must be at most the refundable {refundable}", code="invalid_amount")
     return Decision(action=Action.REFUND, amount=request.amount or refundable)
@@ -104,9 +104,9 @@ def _check_booking(record: PaymentRecord, request: PaymentRequest) -> None:
     recorded = None if record.booking is None else record.booking.booking_id
     requested = None if request.booking is None else request.booking.booking_id
     if recorded is not None and requested is not None and recorded != requested:
-        raise PaymentConflict("the payment belongs to another booking", code="booking_mismatch")
+        raise StateConflict("the payment belongs to another booking", code="booking_mismatch")
 
 
 def _check_currency(record: PaymentRecord, request: PaymentRequest) -> None:
     if request.currency is not None and request.currency != record.currency:
-        raise PaymentConflict(f"the payment is in {record.currency}, not {request.currency}", code="currency_mismatch")
+        raise StateConflict(f"the payment is in {record.currency}, not {request.currency}", code="currency_mismatch")

@@ -90,7 +90,7 @@ class ProviderEventRecorder:
         self._clock = clock
 
     def record(self, event: ProviderEvent) -> Recorded:
-        """Apply ``event`` to its payment's record; raises ``LedgerUnavailable`` / ``PaymentError`` (provider) only."""
+        """Apply ``event`` to its payment's record; raises ``LedgerUnavailable`` / ``ApiError`` (provider) only."""
         if isinstance(event, NotAPaymentChange):
             return Recorded(outcome=Outcome.NOT_A_PAYMENT_CHANGE)
         record = self._find(event.payment_ids)

@@ -39,12 +39,12 @@ from snapshot_restore_py import register_after_restore
 
 from lambdas.payment_api.domain import Operation
 from lambdas.payment_api.errors import (
+    ApiError,
     CardDeclined,
     IdempotencyStoreUnavailable,
     InvalidRequest,
-    PaymentConflict,
-    PaymentError,
     RequestInProgress,
+    StateConflict,
     WebhookRejected,
     WebhookSignatureInvalid,
 )
@@ -141,7 +141,7 @@ def run(command: Command) -> dict[str, Any]:
     try:
         result: dict[str, Any] = execute_once(command=command)
     except IdempotencyValidationError:
-        raise PaymentConflict(
+        raise StateConflict(
             "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
         ) from None
     except IdempotencyAlreadyInProgressError:
@@ -250,8 +250,8 @@ def _error_response(status: int, body: dict[str, str]) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@app.exception_handler(PaymentError)  # type: ignore[untyped-decorator]
-def payment_error(error: PaymentError) -> Response[Any]:
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+def payment_error(error: ApiError) -> Response[Any]:
     if isinstance(error, CardDeclined):
         metrics.add_metric(name="ChargeDeclined", unit=MetricUnit.Count, value=1)
     elif isinstance(error, WebhookSignatureInvalid):

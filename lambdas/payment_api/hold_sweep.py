@@ -15,7 +15,7 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from lambdas.payment_api.errors import PaymentError
+from lambdas.payment_api.errors import ApiError
 from lambdas.payment_api.ledger import Ledger, LedgerError, PaymentRecord
 from lambdas.payment_api.service import HoldOutcome
 
@@ -81,7 +81,7 @@ def sweep(
 def _release(record: PaymentRecord, *, releaser: HoldReleaser, report: SweepReport, request_id: str | None) -> None:
     try:
         outcome = releaser.release_abandoned(record, request_id=request_id)
-    except PaymentError as error:
+    except ApiError as error:
         report.failed += 1
         logger.warning(
             "abandoned hold not released: the next run retries",

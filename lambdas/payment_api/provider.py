@@ -25,18 +25,18 @@ class PaymentProvider(Protocol):
     def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> Payment:
         """Capture a hold, fully (``amount`` None) or ``amount`` of it; the provider releases the rest of the hold.
 
-        ``PaymentConflict`` when the provider refuses because of the payment's state.
+        ``StateConflict`` when the provider refuses because of the payment's state.
         """
         ...
 
     def refund(self, payment_id: str, *, amount: int, idempotency_key: str) -> Refund:
-        """Give back ``amount`` of a captured payment. ``PaymentConflict``/``InvalidRequest`` when refused."""
+        """Give back ``amount`` of a captured payment. ``StateConflict``/``InvalidRequest`` when refused."""
         ...
 
     def release(self, payment_id: str, *, idempotency_key: str) -> Refund:
         """Release an uncaptured hold whole (a charge is refunded, a PaymentIntent cancelled).
 
-        ``PaymentConflict`` when the payment was captured meanwhile: a release never gives back captured money.
+        ``StateConflict`` when the payment was captured meanwhile: a release never gives back captured money.
         """
         ...
 

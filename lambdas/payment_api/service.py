@@ -27,11 +27,11 @@ from lambdas.payment_api import payment_state
 from lambdas.payment_api.decisions import Action, Decision, decide_capture, decide_refund, status_after_refund
 from lambdas.payment_api.domain import ChargeRequest, Operation, Payment, PaymentRequest, Refund
 from lambdas.payment_api.errors import (
+    ApiError,
     InvalidRequest,
     LedgerStoreUnavailable,
-    PaymentConflict,
-    PaymentError,
-    PaymentNotFound,
+    StateConflict,
+    UnknownPayment,
 )
 from lambdas.payment_api.ledger import (
     HOLD_STATUSES,
@@ -54,7 +54,7 @@ logger = Logger(child=True)
 ABANDONED_HOLD_REASON = "abandoned"
 REFUND_ENTRY_PREFIX = "refund:"
 # What the provider answers when a call decided from a stale record does not fit the payment's real state.
-_REFUSALS = (PaymentConflict, InvalidRequest)
+_REFUSALS = (StateConflict, InvalidRequest)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +99,7 @@ def utc_now() -> datetime:
 
 
 class PaymentService:
-    """Runs commands against a ``PaymentProvider`` and a ``Ledger``; errors are ``PaymentError`` subclasses."""
+    """Runs commands against a ``PaymentProvider`` and a ``Ledger``; errors are ``ApiError`` subclasses."""
 
     def __init__(self, provider: PaymentProvider, ledger: Ledger, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._provider = provider
@@ -120,17 +120,17 @@ class PaymentService:
         raise ValueError(f"malformed command for {command.operation}")
 
     def payment(self, payment_id: str) -> dict[str, Any]:
-        """``{"payment": <record and history>}``; ``PaymentNotFound`` when the ledger has no record of it."""
+        """``{"payment": <record and history>}``; ``UnknownPayment`` when the ledger has no record of it."""
         record = self._read(payment_id)
         if record is None:
-            raise PaymentNotFound("no payment with this id")
+            raise UnknownPayment("no payment with this id")
         return {"payment": record_view(record)}
 
     def release_abandoned(self, record: PaymentRecord, *, request_id: str | None) -> HoldOutcome:
         """Release a hold nobody captured in time, through the same provider call as ``/refund`` (one key per hold).
 
         A provider refusal means the payment moved on meanwhile (e.g. captured): the record is corrected and the hold
-        counts as settled. Raises ``PaymentError`` when the hold could not be released now (the next run retries).
+        counts as settled. Raises ``ApiError`` when the hold could not be released now (the next run retries).
         """
         key = f"sweep-release:{record.payment_id}"
         try:
@@ -199,7 +199,7 @@ class PaymentService:
                 self._ledger.create(
                     payment_state.backfill(current, status, provider=self._provider.name, request_id=request_id)
                 )
-        raise PaymentConflict(
+        raise StateConflict(
             "this payment is no longer held: start the payment again with a new Idempotency-Key",
             code="already_released",
         )
@@ -209,7 +209,7 @@ class PaymentService:
         logger.error("ledger write failed after a hold was placed: releasing it", extra={"payment_id": payment.id})
         try:
             self._provider.release(payment.id, idempotency_key=f"{key}:unrecorded")
-        except PaymentError:
+        except ApiError:
             logger.exception("unrecorded hold could not be released", extra={"payment_id": payment.id})
 
     # --- /capture ---------------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class PaymentService:
         payment = self._provider.retrieve(payment_id)
         status = payment_state.ledger_status(payment)
         if status is None:
-            raise PaymentConflict("the payment failed and holds nothing", code="payment_failed")
+            raise StateConflict("the payment failed and holds nothing", code="payment_failed")
         logger.info("back-filling a payment the ledger did not know", extra={"payment_id": payment_id})
         new_payment = payment_state.backfill(payment, status, provider=self._provider.name, request_id=request_id)
         try:

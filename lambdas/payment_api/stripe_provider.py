@@ -3,7 +3,7 @@
 Tokens, cards and sources (``tok_``/``card_``/``src_``) are pre-authorised with a Charge (``capture=false``);
 PaymentMethods (``pm_``) with a PaymentIntent (``capture_method=manual``) confirmed at once. Capture, refund and
 release are one Stripe call each: the service decides from its ledger which call to make, and Stripe's own refusal
-(a ``PaymentConflict``) tells it when its record is stale. Every Stripe failure
+(a ``StateConflict``) tells it when its record is stale. Every Stripe failure
 is translated into a ``lambdas.payment_api.errors`` class here, and logged with Stripe's request id.
 """
 
@@ -21,15 +21,15 @@ from aws_lambda_powertools import Logger
 
 from lambdas.payment_api.domain import ChargeRequest, Payment, Refund
 from lambdas.payment_api.errors import (
+    ApiError,
     CardDeclined,
     InvalidRequest,
-    PaymentConflict,
-    PaymentError,
-    PaymentNotFound,
     ProviderNotConfigured,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
+    StateConflict,
+    UnknownPayment,
 )
 
 logger = Logger(child=True)
@@ -176,7 +176,7 @@ class StripeProvider:
             # one release reads the charge first, and a captured one is refused as Stripe refuses a late cancel.
             charge = _call(client, "get", f"/v1/charges/{_quoted(payment_id)}")
             if charge.get("captured"):
-                raise PaymentConflict("the payment was already captured", code="already_captured")
+                raise StateConflict("the payment was already captured", code="already_captured")
             refund = _call(client, "post", "/v1/refunds", {"charge": payment_id}, idempotency_key=idempotency_key)
             return _refund(refund, payment_id=payment_id, kind="hold_released")
 
@@ -324,7 +324,7 @@ def _translated_errors(operation: str) -> Iterator[None]:
     """Turn every Stripe failure into the API's own error, logging Stripe's request id and error code."""
     try:
         yield
-    except PaymentError:
+    except ApiError:
         raise
     except stripe.StripeError as error:
         translated = _translate(error)
@@ -343,12 +343,12 @@ def _translated_errors(operation: str) -> Iterator[None]:
         raise translated from None
 
 
-def _translate(error: stripe.StripeError) -> PaymentError:  # noqa: PLR0911 - one branch per Stripe error class
+def _translate(error: stripe.StripeError) -> ApiError:  # noqa: PLR0911 - one branch per Stripe error class
     if isinstance(error, stripe.CardError):
         decline_code = getattr(error.error, "decline_code", None) if error.error else None
         return CardDeclined(error.user_message or "the card was declined", decline_code=decline_code)
     if isinstance(error, stripe.IdempotencyError):
-        return PaymentConflict(
+        return StateConflict(
             "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
         )
     if isinstance(error, stripe.RateLimitError):
@@ -363,9 +363,9 @@ def _translate(error: stripe.StripeError) -> PaymentError:  # noqa: PLR0911 - on
         return ProviderUnavailable("the payment provider could not be reached")
     if isinstance(error, stripe.InvalidRequestError):
         if error.code == "resource_missing" or error.http_status == 404:  # noqa: PLR2004
-            return PaymentNotFound("no payment with this id")
+            return UnknownPayment("no payment with this id")
         if error.code in _CONFLICT_CODES:
-            return PaymentConflict(
+            return StateConflict(
                 str(error.user_message or "the payment cannot be changed"), code=_CONFLICT_CODES[error.code]
             )
         if error.code in _CLIENT_ERROR_CODES and error.user_message:

@@ -1,6 +1,6 @@
 """Error mapping of the payment API: every failure is a JSON ``{"message", "code"}`` with its documented status.
 
-Three layers: the handler's answer to each ``PaymentError`` (FakeProvider), the Stripe adapter's translation of real
+Three layers: the handler's answer to each ``ApiError`` (FakeProvider), the Stripe adapter's translation of real
 ``stripe`` exception objects built offline, and the two together (the real adapter over an offline Stripe transport).
 """
 
@@ -20,16 +20,16 @@ import stripe
 from lambdas.payment_api import stripe_provider
 from lambdas.payment_api.domain import Payment
 from lambdas.payment_api.errors import (
+    ApiError,
     CardDeclined,
     InvalidRequest,
-    PaymentConflict,
-    PaymentError,
-    PaymentNotFound,
     ProviderNotConfigured,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
     RequestInProgress,
+    StateConflict,
+    UnknownPayment,
 )
 from tests.api_events import FakeLambdaContext, proxy_event
 from tests.fixtures.payment_api import ApiClient, FakeProvider, sample_payment
@@ -50,12 +50,12 @@ ROUTES = [
 ]
 # What the provider answers when a call decided from the ledger does not fit the payment's real state: the service
 # then reads the provider before answering.
-REFUSALS = (PaymentConflict, InvalidRequest)
+REFUSALS = (StateConflict, InvalidRequest)
 NAMESPACE = "ServerlessAirline"
 no_metrics_warning = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
-# --- the handler's answer to each PaymentError ----------------------------------------------------------------------
+# --- the handler's answer to each ApiError ----------------------------------------------------------------------
 
 PROVIDER_ERRORS = [
     pytest.param(InvalidRequest("the payment provider rejected the request"), 400, "invalid_request", id="invalid"),
@@ -67,10 +67,10 @@ PROVIDER_ERRORS = [
         CardDeclined("Your card has insufficient funds.", decline_code="insufficient_funds"), 402, "card_declined",
         id="declined",
     ),
-    pytest.param(PaymentNotFound("no payment with this id"), 404, "payment_not_found", id="not-found"),
-    pytest.param(PaymentConflict("the payment was already captured"), 409, "payment_state_conflict", id="conflict"),
+    pytest.param(UnknownPayment("no payment with this id"), 404, "payment_not_found", id="not-found"),
+    pytest.param(StateConflict("the payment was already captured"), 409, "payment_state_conflict", id="conflict"),
     pytest.param(
-        PaymentConflict("the payment was already captured", code="already_captured"), 409, "already_captured",
+        StateConflict("the payment was already captured", code="already_captured"), 409, "already_captured",
         id="already-captured",
     ),
     pytest.param(RequestInProgress("the same request is being processed"), 409, "request_in_progress", id="busy"),
@@ -90,7 +90,7 @@ def test_each_provider_error_is_its_status_and_json_code(
     fake_provider: FakeProvider,
     path: str,
     body: dict[str, Any],
-    error: PaymentError,
+    error: ApiError,
     status: int,
     code: str,
 ) -> None:
@@ -327,14 +327,14 @@ def test_a_success_is_counted(
         (ProviderUnavailable("the payment provider failed"), "ProviderError"),
         (ProviderTimeout("the payment provider did not answer in time"), "ProviderError"),
         (ProviderRateLimited("retry later"), "ProviderError"),
-        (PaymentNotFound("no payment with this id"), "RejectedRequest"),
+        (UnknownPayment("no payment with this id"), "RejectedRequest"),
     ],
 )
 def test_a_failure_is_counted_by_kind(
     api: ApiClient,
     fake_provider: FakeProvider,
     capsys: pytest.CaptureFixture[str],
-    error: PaymentError,
+    error: ApiError,
     metric: str,
 ) -> None:
     fake_provider.error = error
@@ -397,18 +397,18 @@ STRIPE_ERRORS: list[Any] = [
     pytest.param(card_error("insufficient_funds"), CardDeclined, 402, "card_declined", id="card-insufficient-funds"),
     pytest.param(card_error(None), CardDeclined, 402, "card_declined", id="card-no-decline-code"),
     pytest.param(card_error("expired_card", "expired_card"), CardDeclined, 402, "card_declined", id="card-expired"),
-    pytest.param(invalid_request("resource_missing", 404, "No such charge: 'ch_x'"), PaymentNotFound, 404,
+    pytest.param(invalid_request("resource_missing", 404, "No such charge: 'ch_x'"), UnknownPayment, 404,
                  "payment_not_found", id="resource-missing"),
-    pytest.param(invalid_request(None, 404), PaymentNotFound, 404, "payment_not_found", id="any-404"),
-    pytest.param(invalid_request("resource_missing", 400), PaymentNotFound, 404, "payment_not_found",
+    pytest.param(invalid_request(None, 404), UnknownPayment, 404, "payment_not_found", id="any-404"),
+    pytest.param(invalid_request("resource_missing", 400), UnknownPayment, 404, "payment_not_found",
                  id="resource-missing-400"),
     pytest.param(invalid_request("charge_already_captured", message="Charge ch_1 has already been captured."),
-                 PaymentConflict, 409, "already_captured", id="already-captured"),
-    pytest.param(invalid_request("charge_already_refunded"), PaymentConflict, 409, "already_refunded",
+                 StateConflict, 409, "already_captured", id="already-captured"),
+    pytest.param(invalid_request("charge_already_refunded"), StateConflict, 409, "already_refunded",
                  id="already-refunded"),
-    pytest.param(invalid_request("payment_intent_unexpected_state"), PaymentConflict, 409, "payment_state_conflict",
+    pytest.param(invalid_request("payment_intent_unexpected_state"), StateConflict, 409, "payment_state_conflict",
                  id="intent-state"),
-    pytest.param(invalid_request("charge_expired_for_capture"), PaymentConflict, 409, "authorization_expired",
+    pytest.param(invalid_request("charge_expired_for_capture"), StateConflict, 409, "authorization_expired",
                  id="expired-for-capture"),
     pytest.param(invalid_request("amount_too_small", message="Amount must be at least 50 cents."), InvalidRequest,
                  400, "invalid_amount", id="amount-too-small"),
@@ -417,7 +417,7 @@ STRIPE_ERRORS: list[Any] = [
     pytest.param(invalid_request(None, message="Invalid API call"), InvalidRequest, 400, "provider_rejected_request",
                  id="no-code"),
     pytest.param(stripe.IdempotencyError("Keys for idempotent requests can only be used with the same parameters",
-                                         http_status=400), PaymentConflict, 409, "idempotency_key_reused",
+                                         http_status=400), StateConflict, 409, "idempotency_key_reused",
                  id="idempotency"),
     pytest.param(stripe.RateLimitError("Too many requests", http_status=429), ProviderRateLimited, 429,
                  "provider_rate_limited", id="rate-limit"),
@@ -443,7 +443,7 @@ STRIPE_ERRORS: list[Any] = [
 
 @pytest.mark.parametrize(("error", "expected", "status", "code"), STRIPE_ERRORS)
 def test_stripe_errors_translate_to_the_api_errors(
-    error: stripe.StripeError, expected: type[PaymentError], status: int, code: str
+    error: stripe.StripeError, expected: type[ApiError], status: int, code: str
 ) -> None:
     translated = stripe_provider._translate(error)
     assert type(translated) is expected
@@ -480,7 +480,7 @@ def test_a_card_error_without_a_body_is_a_generic_decline() -> None:
 def test_a_translated_error_is_logged_with_stripes_request_id_and_raised(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     # When a Stripe call fails inside the adapter's translation block
-    with pytest.raises(PaymentNotFound) as caught, stripe_provider._translated_errors("capture"):
+    with pytest.raises(UnknownPayment) as caught, stripe_provider._translated_errors("capture"):
         raise invalid_request("resource_missing", 404, "No such charge: 'ch_x'")
     # Then the API's error is raised without the Stripe exception chained to it
     assert caught.value.__cause__ is None
@@ -507,7 +507,7 @@ def test_a_provider_failure_is_logged_as_an_error(caplog: pytest.LogCaptureFixtu
     assert record.__dict__["stripe_request_id"] == "req_boom"
 
 
-@pytest.mark.parametrize("error", [PaymentConflict("already", code="already_captured"), KeyError("id")])
+@pytest.mark.parametrize("error", [StateConflict("already", code="already_captured"), KeyError("id")])
 def test_errors_that_are_not_stripes_pass_through_unchanged(error: Exception, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(type(error)) as caught, stripe_provider._translated_errors("capture"):
         raise error

@@ -19,7 +19,7 @@ import pytest
 
 from lambdas.payment_api.domain import Payment, PaymentRequest, Refund
 from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
-from lambdas.payment_api.errors import PaymentConflict, ProviderUnavailable
+from lambdas.payment_api.errors import ProviderUnavailable, StateConflict
 from lambdas.payment_api.hold_sweep import PAGE_SIZE, RELEASE_RESERVE_MILLIS, SweepReport, sweep
 from lambdas.payment_api.ledger import (
     EntrySource,
@@ -252,7 +252,7 @@ class RefusingReleases(FakeProvider):
 
     def release(self, payment_id: str, *, idempotency_key: str) -> Refund:
         self.calls.append(("release", PaymentRequest(payment_id=payment_id, amount=None), idempotency_key))
-        raise PaymentConflict("the payment cannot be cancelled now", code="payment_state_conflict")
+        raise StateConflict("the payment cannot be cancelled now", code="payment_state_conflict")
 
 
 def test_a_refused_release_of_what_is_still_a_hold_is_a_failure_not_settled(ledger: DynamoDBLedger) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lambdas.payment_api.domain import ChargeRequest, PaymentRequest
-from lambdas.payment_api.errors import InvalidRequest, PayloadTooLarge, PaymentError, UnsupportedMediaType
+from lambdas.payment_api.errors import ApiError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from lambdas.payment_api.validation import (
     MAX_BODY_BYTES,
     parse_charge,
@@ -77,9 +77,7 @@ def string_values(text: str | None) -> list[str]:
     return found
 
 
-def assert_rejected(
-    error: PaymentError, expected: type[PaymentError], code: str, names: str | None, text: str | None
-) -> None:
+def assert_rejected(error: ApiError, expected: type[ApiError], code: str, names: str | None, text: str | None) -> None:
     assert type(error) is expected, f"{type(error).__name__}: {error}"
     assert error.code == code, str(error)
     assert error.body() == {"message": str(error), "code": code}
@@ -369,10 +367,10 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize(("text", "content_type", "expected", "code", "names"), BAD_BODIES)
 def test_bad_charge_bodies_are_rejected_with_their_code(
-    text: str | None, content_type: str | None, expected: type[PaymentError], code: str, names: str | None
+    text: str | None, content_type: str | None, expected: type[ApiError], code: str, names: str | None
 ) -> None:
     # Given a /charge body a client might send / When the handler's parsing runs on it
-    with pytest.raises(PaymentError) as caught:
+    with pytest.raises(ApiError) as caught:
         parse_charge_text(text, content_type)
     # Then it is refused with its own class, status and code, and a message that names what is wrong
     assert_rejected(caught.value, expected, code, names, text)
@@ -411,7 +409,7 @@ BAD_PAYMENTS = [
 
 @pytest.mark.parametrize(("text", "code", "names"), BAD_PAYMENTS)
 def test_bad_capture_and_refund_bodies_are_rejected_with_their_code(text: str, code: str, names: str) -> None:
-    with pytest.raises(PaymentError) as caught:
+    with pytest.raises(ApiError) as caught:
         parse_payment_text(text)
     assert_rejected(caught.value, InvalidRequest, code, names, text)
 

@@ -106,11 +106,36 @@ cfn-lint: $(VENV_STAMP)
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
 .PHONY: test
-test: install browser ## Everything CI runs: lint, mypy, pytest, synth of a sample environment, cfn-lint
+test: install browser ## Everything CI runs: lint, mypy, workflow lint, pytest, synth of a sample environment, cfn-lint
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory workflow-lint
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory synth ENV='$(TEST_ENV)'
 	$(MAKE) --no-print-directory cfn-lint
+
+# --- Delivery from GitHub Actions (.github/workflows, docs/delivery.md) ------------------------------------------------
+# Offline: the workflows against GitHub's workflow schema (check-jsonschema's vendored copy) and zizmor's security
+# audits at its strictest persona; accepted findings are listed with their reasons in .github/zizmor.yml.
+.PHONY: workflow-lint
+workflow-lint: $(VENV_STAMP) ## Lint .github/workflows offline: GitHub's schema and zizmor's security audits
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona auditor --config .github/zizmor.yml --no-progress .github/workflows
+
+# The PaymentDelivery stack (GitHub's OIDC provider, the deploy and destroy roles), once per account and region.
+DELIVERY_APP = --app "$(BIN)/python delivery_app.py" --output cdk.out/delivery
+DELIVERY_ARGS = --context 'repo=$(REPO)' $(if $(DEFAULT_BRANCH),--context 'defaultBranch=$(DEFAULT_BRANCH)') \
+	$(if $(EXISTING_OIDC_PROVIDER),--context 'existingOidcProvider=$(EXISTING_OIDC_PROVIDER)')
+.PHONY: delivery-repo
+delivery-repo:
+	@if [ -z '$(REPO)' ]; then echo "error: name the GitHub repository: REPO=owner/name" >&2; exit 2; fi
+
+.PHONY: synth-delivery
+synth-delivery: delivery-repo install ## Synthesize the delivery stack to cdk.out/delivery (REPO=owner/name)
+	$(CDK) $(DELIVERY_APP) synth $(DELIVERY_ARGS) --quiet
+
+.PHONY: deploy-delivery
+deploy-delivery: delivery-repo install check-aws ## GitHub Actions' OIDC provider and roles, once per account: REPO=owner/name
+	$(CDK) $(DELIVERY_APP) deploy $(DELIVERY_ARGS) $(CDK_ARGS)
 
 .PHONY: check-aws
 check-aws: $(VENV_STAMP)

@@ -16,10 +16,10 @@ ENV_NAME = "bench"
 STRIPE_KEY_PARAMETER = stripe_secret_key_parameter_name(ENV_NAME)
 STRIPE_TEST_KEY = "sk_test_bench_not_a_real_key"
 IDEMPOTENCY_TABLE = f"payment-{ENV_NAME}-idempotency"
-# The payment ledger (payment_stack/payment_ledger.py: CloudFormation names the table, the index is fixed).
+# The payment ledger (payment_stack/payment/ledger.py: CloudFormation names the table, the index is fixed).
 LEDGER_TABLE = f"payment-{ENV_NAME}-ledger"
 LEDGER_HOLDS_INDEX = "holds-by-age"
-# What the stack sets (payment_stack/payment_api.py and cdk.json's defaults); never contacted during init.
+# What the stack sets (payment_stack/payment/api.py and cdk.json's defaults); never contacted during init.
 API_ENVIRONMENT = {
     "STRIPE_SECRET_KEY_PARAMETER": STRIPE_KEY_PARAMETER,
     "STRIPE_WEBHOOK_SECRET_PARAMETER": stripe_webhook_secret_parameter_name(ENV_NAME),

@@ -37,7 +37,7 @@ def dynamodb_client(aws_url: str) -> DynamoDBClient:
 
 
 def create_ledger_table(client: DynamoDBClient) -> None:
-    """The ledger table as the payment stack declares it (``payment_stack/payment_ledger.py``)."""
+    """The ledger table as the payment stack declares it (``payment_stack/payment/ledger.py``)."""
     client.create_table(**table_definition(LEDGER_TABLE, LEDGER_HOLDS_INDEX))
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment
 
-from payment_stack.booking_stack import BookingStack
+from payment_stack.booking.stack import BookingStack
 from payment_stack.compliance import enable_compliance_checks
 from payment_stack.config import load_config
 from payment_stack.environment import ENV_CONTEXT_KEY, resolve_env_name
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.stack import PaymentStack
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def build_stacks(app: App, *, environ: Mapping[str, str] = os.environ) -> AppSta
     """Add ``Payment-<env>`` and ``Booking-<env>`` to ``app``, with the cdk-nag packs checking every synth.
 
     Raises ``EnvironmentNameError`` or ``ConfigError`` with a clear message. A synth of ``app`` fails on any
-    finding of the AwsSolutions or PCI DSS 3.2.1 packs not accepted in ``payment_stack.compliance``.
+    finding of the AwsSolutions or PCI DSS 3.2.1 packs not accepted in ``payment_stack.suppressions``.
     """
     env_name = resolve_env_name(context_value=app.node.try_get_context(ENV_CONTEXT_KEY), environ=environ)
     config = load_config(env_name=env_name, context=app.node.try_get_context)

@@ -16,6 +16,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
 
+from payment_stack.booking.timing import worst_case_seconds_to_collect
 from payment_stack.names import (
     booking_stack_name,
     event_bus_name,
@@ -25,7 +26,6 @@ from payment_stack.names import (
     stripe_secret_key_parameter_name,
     stripe_webhook_secret_parameter_name,
 )
-from payment_stack.workflow_timing import worst_case_seconds_to_collect
 
 DEFAULTS_KEY = "payment:defaults"
 ENVIRONMENTS_KEY = "payment:environments"

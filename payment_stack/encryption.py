@@ -7,8 +7,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig
-
 # Deleting a key is always delayed; a branch environment's key goes soonest (KMS's minimum), a retained one is kept.
 _PENDING_WINDOW_BRANCH = Duration.days(7)
 _PENDING_WINDOW_RETAINED = Duration.days(30)
@@ -25,12 +23,16 @@ _LOGS_KEY_ACTIONS = (
 )
 
 
-def logs_encryption_key(scope: Construct, construct_id: str, *, config: PaymentConfig, description: str) -> kms.Key:
+def logs_encryption_key(
+    scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy, description: str
+) -> kms.Key:
     """A symmetric key with yearly rotation that CloudWatch Logs may use for this account's log groups in the region.
 
     The key policy keeps CDK's default (the account administers the key through IAM; nothing else) and lets the
     regional CloudWatch Logs service use it only for log groups of this account and region (encryption context
     ``aws:logs:arn``). Other users (the booking workflow publishing to its encrypted topic) are granted through IAM.
+    ``removal_policy`` (the configuration's) also decides how long a deleted key waits: 7 days for a branch
+    environment's (``DESTROY``), 30 for a retained one.
     """
     stack = Stack.of(scope)
     key = kms.Key(
@@ -38,10 +40,8 @@ def logs_encryption_key(scope: Construct, construct_id: str, *, config: PaymentC
         construct_id,
         description=description,
         enable_key_rotation=True,
-        removal_policy=config.removal_policy,
-        pending_window=(
-            _PENDING_WINDOW_BRANCH if config.removal_policy == RemovalPolicy.DESTROY else _PENDING_WINDOW_RETAINED
-        ),
+        removal_policy=removal_policy,
+        pending_window=_PENDING_WINDOW_BRANCH if removal_policy == RemovalPolicy.DESTROY else _PENDING_WINDOW_RETAINED,
     )
     key.add_to_resource_policy(
         iam.PolicyStatement(

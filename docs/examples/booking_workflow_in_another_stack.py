@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from payment_stack.booking_workflow import BookingSteps, BookingWorkflow, PaymentFunctions
+from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig
 
 
@@ -46,7 +46,11 @@ class BookingServiceStack(Stack):
         workflow = BookingWorkflow(
             self,
             "BookingWorkflow",
-            config=config,
+            env_name=config.env_name,
+            retry_interval_seconds=config.workflow_retry_interval_seconds,
+            retry_max_delay_seconds=config.workflow_retry_max_delay_seconds,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
             # or PaymentFunctions.from_functions(collect=..., refund=...) in the same app
             payment_functions=PaymentFunctions.from_ssm(env_name=config.env_name),
             # all optional: any of the seven steps, and the tables, topic and queue to use instead of new ones

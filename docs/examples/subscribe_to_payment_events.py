@@ -6,7 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.stack import PaymentStack
 
 
 def subscribe_to_disputes(payment_stack: PaymentStack, booking_stack: Stack) -> sqs.Queue:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
-from payment_stack.booking_workflow import BookingWorkflow, PaymentFunctions
+from payment_stack.alarms import import_payment_alarm_topic
+from payment_stack.booking.monitoring import BookingMonitoring
+from payment_stack.booking.workflow import BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig
-from payment_stack.monitoring import BookingMonitoring, import_payment_alarm_topic
-from payment_stack.payment_service_stack import service_tags
+from payment_stack.payment.stack import service_tags
 
 
 class BookingStack(Stack):
-    """The booking saga of one environment with its own tables, topic and dead-letter queue.
+    """The booking saga of one environment with its own tables, topic and dead-letter queue, and its monitoring.
 
     Collect and Refund are found by environment name through the SSM parameters ``Payment-<env>`` publishes (read
     by CloudFormation at deploy time), so this stack needs ``Payment-<env>`` deployed first but holds no reference
-    to it: the route another stack or app of the Booking service takes.
+    to it: the route another stack or app of the Booking service takes. ``BookingMonitoring`` alarms on the saga
+    and on the dead-letter queue's first message, notifying the environment's payment alarm topic.
     """
 
     def __init__(
@@ -31,7 +33,11 @@ class BookingStack(Stack):
         self.workflow = BookingWorkflow(
             self,
             "BookingWorkflow",
-            config=config,
+            env_name=config.env_name,
+            retry_interval_seconds=config.workflow_retry_interval_seconds,
+            retry_max_delay_seconds=config.workflow_retry_max_delay_seconds,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
             payment_functions=PaymentFunctions.from_ssm(env_name=config.env_name),
         )
         self.monitoring = BookingMonitoring(
@@ -63,4 +69,5 @@ class BookingStack(Stack):
 
 
 def booking_tags(config: PaymentConfig) -> dict[str, str]:
+    """The payment service's tags (``service_tags``) and ``component=booking``."""
     return {**service_tags(config), "component": "booking"}

@@ -1,8 +1,8 @@
 """The booking workflow's timeouts and retry budgets, and what they add up to.
 
-Shared by the workflow (``booking_workflow``) and the configuration's checks (``config``): the abandoned-hold
-sweeper must never release a hold that a live booking may still capture, so its age limit is checked against the
-longest time an execution can take to reach the end of Collect's last attempt.
+Shared by the workflow (``payment_stack.booking.tasks`` and ``saga``) and the configuration's checks (``config``):
+the abandoned-hold sweeper must never release a hold that a live booking may still capture, so its age limit is
+checked against the longest time an execution can take to reach the end of Collect's last attempt.
 """
 
 from __future__ import annotations

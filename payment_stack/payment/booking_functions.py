@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig
 from payment_stack.names import (
     API_ROUTES,
     api_route_url_parameter_name,
     api_url_parameter_name,
     function_parameter_name,
 )
-from payment_stack.payment_api import PaymentApi
+from payment_stack.payment.api import PaymentApi
 from payment_stack.payment_function import LIVE_ALIAS_NAME, PaymentFunction
 
 # The HTTP call to the payment API uses connect 3 s + read 20 s (the API's own function times out after 12 s, inside
@@ -29,17 +29,18 @@ FUNCTION_MEMORY_MB = 256
 class BookingPaymentFunctions(Construct):
     """The Collect and Refund functions of one environment and the SSM parameters that publish them.
 
-    In: ``config`` (environment name, SSM parameter prefix, log level/retention, removal policy), ``payment_api``
-    (its base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``) and
+    In: ``env_name`` (names the SSM parameters, describes the functions), ``log_level``, ``log_retention`` and
+    ``removal_policy`` (the functions' Powertools log level and log groups), ``snap_start``, ``payment_api`` (its
+    base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``) and
     ``encryption_key`` (the KMS key of the functions' log groups).
 
     Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
-    and String parameters under ``<config.parameter_prefix>``: ``/function/collect`` and ``/function/refund`` (the
-    ARNs the booking workflow invokes), ``/api/url`` (the API's base URL, for the front-end) and, as the old payment
-    stack exported them, ``/api/charge/url``, ``/api/capture/url`` and ``/api/refund/url`` (full route URLs).
-    Powertools comes from its official layer (not bundled). With ``config.snap_start`` each function has SnapStart
-    and an alias ``live`` of its published version, and the parameters hold the aliases' ARNs; otherwise the
-    functions' ARNs.
+    and String parameters under ``/<env_name>/service/payment`` (``payment_stack.names``): ``/function/collect`` and
+    ``/function/refund`` (the ARNs the booking workflow invokes), ``/api/url`` (the API's base URL, for the
+    front-end) and, as the old payment stack exported them, ``/api/charge/url``, ``/api/capture/url`` and
+    ``/api/refund/url`` (full route URLs). Powertools comes from its official layer (not bundled). With
+    ``snap_start`` each function has SnapStart and an alias ``live`` of its published version, and the parameters
+    hold the aliases' ARNs; otherwise the functions' ARNs.
 
     Exposes ``collect``, ``refund`` (``lambda_.Function``), ``collect_target``, ``refund_target`` (what callers
     invoke: the ``live`` alias with SnapStart, the function otherwise), ``collect_parameter``, ``refund_parameter``
@@ -51,26 +52,42 @@ class BookingPaymentFunctions(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: PaymentConfig,
+        env_name: str,
+        log_level: str,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        snap_start: bool,
         payment_api: PaymentApi,
         encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._encryption_key = encryption_key
 
-        collect = self._function(
+        def function(construct_id: str, *, function_dir: str, description: str) -> PaymentFunction:
+            return PaymentFunction(
+                self,
+                construct_id,
+                function_dir=function_dir,
+                handler=f"lambdas.{function_dir}.handler.handler",
+                description=description,
+                timeout=FUNCTION_TIMEOUT,
+                memory_size=FUNCTION_MEMORY_MB,
+                log_level=log_level,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+                encryption_key=encryption_key,
+                environment={"PAYMENT_API_URL": payment_api.url},
+                snap_start=snap_start,
+            )
+
+        collect = function(
             "Collect",
-            config=config,
-            payment_api=payment_api,
             function_dir="collect",
-            description=f"Payment Collect ({config.env_name}): captures a booking's pre-authorised charge",
+            description=f"Payment Collect ({env_name}): captures a booking's pre-authorised charge",
         )
-        refund = self._function(
+        refund = function(
             "Refund",
-            config=config,
-            payment_api=payment_api,
             function_dir="refund",
-            description=f"Payment Refund ({config.env_name}): refunds a booking's charge or releases its hold",
+            description=f"Payment Refund ({env_name}): refunds a booking's charge or releases its hold",
         )
         self.collect: lambda_.Function = collect.function
         self.refund: lambda_.Function = refund.function
@@ -79,28 +96,32 @@ class BookingPaymentFunctions(Construct):
         payment_api.grant_capture(self.collect)
         payment_api.grant_refund(self.refund)
 
-        alias_note = f", alias {LIVE_ALIAS_NAME}" if config.snap_start else ""
+        alias_note = f", alias {LIVE_ALIAS_NAME}" if snap_start else ""
+        self._add_parameters(env_name=env_name, api_url=payment_api.url, alias_note=alias_note)
+
+    def _add_parameters(self, *, env_name: str, api_url: str, alias_note: str) -> None:
+        """The String parameters other services find the functions and the API by."""
         # Physical names, but every one carries the environment, so two environments never collide.
         self.collect_parameter = ssm.StringParameter(
             self,
             "CollectParameter",
-            parameter_name=function_parameter_name(config.env_name, "collect"),
+            parameter_name=function_parameter_name(env_name, "collect"),
             string_value=self.collect_target.function_arn,
-            description=f"ARN of the payment Collect function{alias_note} ({config.env_name})",
+            description=f"ARN of the payment Collect function{alias_note} ({env_name})",
         )
         self.refund_parameter = ssm.StringParameter(
             self,
             "RefundParameter",
-            parameter_name=function_parameter_name(config.env_name, "refund"),
+            parameter_name=function_parameter_name(env_name, "refund"),
             string_value=self.refund_target.function_arn,
-            description=f"ARN of the payment Refund function{alias_note} ({config.env_name})",
+            description=f"ARN of the payment Refund function{alias_note} ({env_name})",
         )
         self.api_url_parameter = ssm.StringParameter(
             self,
             "ApiUrlParameter",
-            parameter_name=api_url_parameter_name(config.env_name),
-            string_value=payment_api.url,
-            description=f"Base URL of the payment API, stage Prod ({config.env_name})",
+            parameter_name=api_url_parameter_name(env_name),
+            string_value=api_url,
+            description=f"Base URL of the payment API, stage Prod ({env_name})",
         )
         # The old payment stack's names for its consumers: each route's full URL (the old front-end's build read the
         # charge URL). Same values as the base URL plus the route, so they cannot drift apart.
@@ -108,34 +129,9 @@ class BookingPaymentFunctions(Construct):
             route: ssm.StringParameter(
                 self,
                 f"{route.capitalize()}UrlParameter",
-                parameter_name=api_route_url_parameter_name(config.env_name, route),
-                string_value=f"{payment_api.url}{route}",
-                description=f"Full URL of POST /{route} of the payment API, stage Prod ({config.env_name})",
+                parameter_name=api_route_url_parameter_name(env_name, route),
+                string_value=f"{api_url}{route}",
+                description=f"Full URL of POST /{route} of the payment API, stage Prod ({env_name})",
             )
             for route in API_ROUTES
         }
-
-    def _function(
-        self,
-        construct_id: str,
-        *,
-        config: PaymentConfig,
-        payment_api: PaymentApi,
-        function_dir: str,
-        description: str,
-    ) -> PaymentFunction:
-        return PaymentFunction(
-            self,
-            construct_id,
-            function_dir=function_dir,
-            handler=f"lambdas.{function_dir}.handler.handler",
-            description=description,
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=FUNCTION_MEMORY_MB,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
-            encryption_key=self._encryption_key,
-            environment={"PAYMENT_API_URL": payment_api.url},
-            snap_start=config.snap_start,
-        )

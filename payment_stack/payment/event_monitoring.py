@@ -1,6 +1,6 @@
 """Alarms and dashboard rows of the Stripe webhook route and the payment event publisher (``Payment-<env>``).
 
-Same conventions as ``payment_stack.monitoring``: alarms named ``payment-<env>-<key>`` on the payment alarm topic,
+Same conventions as ``payment_stack.alarms``: alarms named ``payment-<env>-<key>`` on the payment alarm topic,
 notifying on ALARM and on OK, missing data not breaching. The custom metrics are the ones the runtime publishes with
 Powertools (EMF, namespace ``ServerlessAirline``, dimension ``service=payment`` only).
 """
@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from payment_stack.monitoring import (
+from payment_stack.alarms import (
     DEAD_LETTER_PERIOD,
     PAYMENT,
     PERIOD,
@@ -87,52 +87,80 @@ class PaymentEventMonitoring(Construct):
         thresholds: MonitoringThresholds | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        thresholds = thresholds or MonitoringThresholds()
-        alarms = Alarms(self, alarm_topic, env_name=env_name, component=PAYMENT)
+        self._thresholds = thresholds or MonitoringThresholds()
+        self._alarms = Alarms(self, alarm_topic, env_name=env_name, component=PAYMENT)
+        events_graph = self._payment_event_alarms()
+        webhooks_graph = self._webhook_alarm()
+        publisher_graph = self._publisher_alarms(publisher, dead_letter_queue)
+        self.alarms: dict[str, cloudwatch.Alarm] = self._alarms.by_key
 
-        # --- what the payment events say ----------------------------------------------------------------------------
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Payment event and webhook alarms", alarms=self._alarms.by_name, width=24, height=3
+            )
+        )
+        dashboard.add_widgets(webhooks_graph, events_graph, publisher_graph)
+
+    def _payment_event_alarms(self) -> cloudwatch.GraphWidget:
+        """What the payment events say: disputes, failed refunds and lapsed holds, each on the first one."""
         disputes = service_metric(DISPUTE_OPENED_METRIC)
-        alarms.add(
+        self._alarms.add(
             DISPUTE_OPENED,
             disputes,
             FIRST_ONE,
             "A customer disputed a payment (chargeback): the evidence is due to Stripe within days",
         )
         refunds_failed = service_metric(REFUND_FAILED_METRIC)
-        alarms.add(
+        self._alarms.add(
             REFUND_FAILED,
             refunds_failed,
             FIRST_ONE,
             "A refund failed at the card network: the customer has not got the money back",
         )
         holds_expired = service_metric(HOLD_EXPIRED_FOR_BOOKING_METRIC)
-        alarms.add(
+        self._alarms.add(
             HOLD_EXPIRED_FOR_BOOKING,
             holds_expired,
             FIRST_ONE,
             "A hold of a booking expired before it was captured: the booking's money was never collected",
         )
+        return graph(
+            "Payment events",
+            [service_metric(PAYMENT_EVENT_PUBLISHED_METRIC), disputes, refunds_failed, holds_expired],
+        )
 
-        # --- the webhook route ---------------------------------------------------------------------------------------
+    def _webhook_alarm(self) -> cloudwatch.GraphWidget:
+        """The webhook route: calls refused for their Stripe signature."""
+        thresholds = self._thresholds
         signature_rejected = service_metric(WEBHOOK_SIGNATURE_REJECTED_METRIC)
-        alarms.add(
+        self._alarms.add(
             WEBHOOK_SIGNATURE_REJECTED,
             signature_rejected,
             thresholds.webhook_signature_rejections,
             f"More than {thresholds.webhook_signature_rejections:g} Stripe webhook calls refused for their signature "
             "in 5 minutes: the stored webhook secret no longer matches Stripe's, or someone forges events",
         )
+        return graph(
+            "Stripe webhooks",
+            [
+                service_metric(WEBHOOK_EVENT_APPLIED_METRIC),
+                service_metric(WEBHOOK_EVENT_IGNORED_METRIC),
+                service_metric(WEBHOOK_REJECTED_METRIC),
+                signature_rejected,
+            ],
+        )
 
-        # --- the event publisher -------------------------------------------------------------------------------------
+    def _publisher_alarms(self, publisher: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> cloudwatch.GraphWidget:
+        """The event publisher: its errors, how far it lags behind the ledger, and its dead letters."""
         publisher_errors = publisher.metric_errors(period=PERIOD, statistic=cloudwatch.Stats.SUM)
-        alarms.add(
+        self._alarms.add(
             EVENT_PUBLISHER_ERRORS,
             publisher_errors,
             FIRST_ONE,
             "The payment event publisher failed: ledger changes wait on the stream, retried",
         )
         iterator_age = publisher.metric("IteratorAge", period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM)
-        alarms.add(
+        iterator_age_alarm = self._alarms.add(
             EVENT_PUBLISHER_ITERATOR_AGE,
             iterator_age,
             ITERATOR_AGE_THRESHOLD_MS,
@@ -141,41 +169,19 @@ class PaymentEventMonitoring(Construct):
         dead_letters = dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=DEAD_LETTER_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
         )
-        alarms.add(
+        self._alarms.add(
             EVENT_DEAD_LETTER_QUEUE_DEPTH,
             dead_letters,
             FIRST_ONE,
             "Ledger changes were never published as payment events: their stream records wait in the dead-letter "
             "queue for a human to republish",
         )
-        self.alarms: dict[str, cloudwatch.Alarm] = alarms.by_key
-
-        dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(
-                title="Payment event and webhook alarms", alarms=alarms.by_name, width=24, height=3
-            )
-        )
-        dashboard.add_widgets(
-            graph(
-                "Stripe webhooks",
-                [
-                    service_metric(WEBHOOK_EVENT_APPLIED_METRIC),
-                    service_metric(WEBHOOK_EVENT_IGNORED_METRIC),
-                    service_metric(WEBHOOK_REJECTED_METRIC),
-                    signature_rejected,
-                ],
-            ),
-            graph(
-                "Payment events",
-                [service_metric(PAYMENT_EVENT_PUBLISHED_METRIC), disputes, refunds_failed, holds_expired],
-            ),
-            # Counts on the left, the iterator age (milliseconds) on the right axis.
-            cloudwatch.GraphWidget(
-                title="Event publisher",
-                left=[publisher_errors.with_(label="Errors"), dead_letters.with_(label="Dead letters")],
-                right=[iterator_age.with_(label="Iterator age max (ms)")],
-                right_annotations=[self.alarms[EVENT_PUBLISHER_ITERATOR_AGE].to_annotation()],
-                width=8,
-                height=6,
-            ),
+        # Counts on the left, the iterator age (milliseconds) on the right axis.
+        return cloudwatch.GraphWidget(
+            title="Event publisher",
+            left=[publisher_errors.with_(label="Errors"), dead_letters.with_(label="Dead letters")],
+            right=[iterator_age.with_(label="Iterator age max (ms)")],
+            right_annotations=[iterator_age_alarm.to_annotation()],
+            width=8,
+            height=6,
         )

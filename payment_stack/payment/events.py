@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig
+from payment_stack.names import event_bus_name, event_bus_parameter_name
+from payment_stack.payment.ledger import PaymentLedger
 from payment_stack.payment_function import PaymentFunction
-from payment_stack.payment_ledger import PaymentLedger
 
 # The events' source and detail types are a contract with the runtime (lambdas/payment_api/payment_events.py, which
 # this package never imports): the publisher puts exactly these, and subscribers' rules match on them.
@@ -60,12 +61,13 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 class PaymentEvents(Construct):
     """The payment event bus of one environment and the function that publishes the ledger's changes on it.
 
-    In: ``config`` (environment name, the bus's name and its SSM parameter's name, log level/retention, removal
+    In: ``env_name`` (names the bus and its SSM parameter, ``payment_stack.names``), ``log_level``,
+    ``log_retention`` and ``removal_policy`` (the publisher's Powertools log level and log group; the queue's removal
     policy), ``ledger`` (whose stream the publisher reads) and ``encryption_key`` (the KMS key of the function's log
     group).
 
-    Creates the EventBridge bus ``config.event_bus_name`` (``payment-<env>``), the String parameter
-    ``config.event_bus_parameter_name`` holding its name (other services find the bus by it), the event publisher
+    Creates the EventBridge bus ``payment-<env>``, the String parameter ``/<env>/service/payment/events/bus``
+    holding its name (other services find the bus by it), the event publisher
     (``lambdas.payment_api.event_publisher.handler`` from the payment API's bundle, ``PAYMENT_EVENT_BUS_NAME`` in its
     environment) and the event source mapping that feeds it the ledger's stream: from the oldest record
     (``TRIM_HORIZON``), 10 records a batch, one batch per shard at a time (a payment's events stay in order), a batch
@@ -84,17 +86,20 @@ class PaymentEvents(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: PaymentConfig,
+        env_name: str,
+        log_level: str,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
         ledger: PaymentLedger,
         encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bus_name = config.event_bus_name
+        self.bus_name = event_bus_name(env_name)
         self.bus = events.EventBus(
             self,
             "Bus",
             event_bus_name=self.bus_name,
-            description=f"Payment events of the serverless airline, {config.env_name}: source {SOURCE}",
+            description=f"Payment events of the serverless airline, {env_name}: source {SOURCE}",
         )
         # The bus's Name attribute, not its Ref (CDK's event_bus_name): moto's CloudFormation (local mode) answers a
         # Ref of a bus with no name. The attribute also makes what names the bus wait for it.
@@ -102,9 +107,9 @@ class PaymentEvents(Construct):
         self.bus_parameter = ssm.StringParameter(
             self,
             "BusParameter",
-            parameter_name=config.event_bus_parameter_name,
+            parameter_name=event_bus_parameter_name(env_name),
             string_value=bus_name,
-            description=f"Name of the payment event bus ({config.env_name})",
+            description=f"Name of the payment event bus ({env_name})",
         )
 
         publisher = PaymentFunction(
@@ -112,12 +117,12 @@ class PaymentEvents(Construct):
             "Publisher",
             function_dir=FUNCTION_DIR,
             handler=HANDLER,
-            description=f"Payment event publisher ({config.env_name}): ledger stream to the bus {self.bus_name}",
+            description=f"Payment event publisher ({env_name}): ledger stream to the bus {self.bus_name}",
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            log_level=log_level,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
             encryption_key=encryption_key,
             environment={BUS_NAME_VARIABLE: bus_name},
         )
@@ -125,16 +130,24 @@ class PaymentEvents(Construct):
         self.bus.grant_put_events_to(self.function)
         ledger.grant_stream_read(self.function)
 
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue, self.event_source_mapping = self._read_ledger_stream(
+            ledger, removal_policy=removal_policy
+        )
+
+    def _read_ledger_stream(
+        self, ledger: PaymentLedger, *, removal_policy: RemovalPolicy
+    ) -> tuple[sqs.Queue, lambda_.EventSourceMapping]:
+        """The event source mapping that feeds the publisher the ledger's stream, and its on-failure queue."""
+        dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=config.removal_policy,
+            removal_policy=removal_policy,
         )
         # SqsDlq lets the function's role send to the queue (Lambda sends the failed batch's description with it).
-        self.event_source_mapping = self.function.add_event_source_mapping(
+        event_source_mapping = self.function.add_event_source_mapping(
             "LedgerStream",
             event_source_arn=ledger.stream_arn,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
@@ -144,8 +157,9 @@ class PaymentEvents(Construct):
             parallelization_factor=PARALLELIZATION_FACTOR,
             retry_attempts=RETRY_ATTEMPTS,
             max_record_age=MAX_RECORD_AGE,
-            on_failure=event_sources.SqsDlq(self.dead_letter_queue),
+            on_failure=event_sources.SqsDlq(dead_letter_queue),
         )
+        return dead_letter_queue, event_source_mapping
 
     def subscribe(
         self,

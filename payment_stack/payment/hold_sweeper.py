@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from payment_stack.config import PaymentConfig
-from payment_stack.payment_api import grant_stripe_key_read
+from payment_stack.names import stripe_secret_key_parameter_name
+from payment_stack.payment.ledger import PaymentLedger
+from payment_stack.payment.stripe_secrets import grant_stripe_key_read
 from payment_stack.payment_function import PaymentFunction
-from payment_stack.payment_ledger import PaymentLedger
 from payment_stack.roles import ManagedPolicyRole
 
 # The sweeper is part of the payment API's code (it releases holds through the same Stripe adapter and ledger), so it
@@ -37,14 +38,16 @@ FAILED_RUN_RETENTION = Duration.days(14)
 class HoldSweeper(Construct):
     """The abandoned-hold sweeper of one environment and the schedule that runs it.
 
-    In: ``config`` (environment name, ``hold_sweep_minutes``, ``abandoned_hold_minutes``, the Stripe key's SSM
-    parameter name, log level/retention, removal policy), ``ledger`` (where the holds are found and their release
+    In: ``env_name`` (finds the Stripe key's SSM parameter, ``payment_stack.names``; describes the resources),
+    ``sweep_minutes`` and ``abandoned_hold_minutes`` (the configuration's ``holdSweepMinutes`` and
+    ``abandonedHoldMinutes``), ``log_level``, ``log_retention`` and ``removal_policy`` (the function's Powertools log
+    level and log group; the queue's removal policy), ``ledger`` (where the holds are found and their release
     recorded) and ``encryption_key`` (the KMS key of the function's log group).
 
     Creates a function (``lambdas.payment_api.sweeper.handler``, from the payment API's bundle) with the ledger's
     ``environment``, ``STRIPE_SECRET_KEY_PARAMETER`` and ``ABANDONED_HOLD_MINUTES``; it may query the ledger's holds
     index and read and update its records (``ledger.grant_sweep``) and read the Stripe key (``ssm:GetParameter`` on
-    that parameter only). An EventBridge Scheduler schedule invokes it every ``hold_sweep_minutes`` minutes, with no
+    that parameter only). An EventBridge Scheduler schedule invokes it every ``sweep_minutes`` minutes, with no
     flexible time window and no retry of a failed run, neither by Scheduler nor by Lambda's asynchronous invocation
     (the next run picks up what it left), through a role that may invoke this function only. A run that fails, or
     that Lambda drops without running it (event too old after throttling), is recorded by Lambda's asynchronous
@@ -61,30 +64,36 @@ class HoldSweeper(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: PaymentConfig,
+        env_name: str,
+        sweep_minutes: int,
+        abandoned_hold_minutes: int,
+        log_level: str,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
         ledger: PaymentLedger,
         encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        stripe_key_parameter = stripe_secret_key_parameter_name(env_name)
         sweeper = PaymentFunction(
             self,
             "Handler",
             function_dir=FUNCTION_DIR,
             handler=HANDLER,
             description=(
-                f"Payment hold sweeper ({config.env_name}): releases holds older than "
-                f"{config.abandoned_hold_minutes} minutes that were never captured"
+                f"Payment hold sweeper ({env_name}): releases holds older than "
+                f"{abandoned_hold_minutes} minutes that were never captured"
             ),
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            log_level=log_level,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
             encryption_key=encryption_key,
             environment={
                 **ledger.environment,
-                "STRIPE_SECRET_KEY_PARAMETER": config.stripe_secret_key_parameter_name,
-                "ABANDONED_HOLD_MINUTES": str(config.abandoned_hold_minutes),
+                "STRIPE_SECRET_KEY_PARAMETER": stripe_key_parameter,
+                "ABANDONED_HOLD_MINUTES": str(abandoned_hold_minutes),
             },
         )
         self.function: lambda_.Function = sweeper.function
@@ -94,21 +103,27 @@ class HoldSweeper(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=FAILED_RUN_RETENTION,
-            removal_policy=config.removal_policy,
+            removal_policy=removal_policy,
         )
         # EventBridge Scheduler invokes Lambda asynchronously, and Lambda retries a failed asynchronous run twice by
         # default: no retry here either (the next run sweeps the same holds; a retry could overlap it). What Lambda
         # gives up on goes to the on-failure destination (SqsDestination lets the function's role send to it).
         self.function.configure_async_invoke(retry_attempts=0, on_failure=destinations.SqsDestination(self.failed_runs))
         ledger.grant_sweep(self.function)
-        grant_stripe_key_read(
-            self, "StripeSecretKey", grantee=self.function, parameter_name=config.stripe_secret_key_parameter_name
+        grant_stripe_key_read(self, "StripeSecretKey", grantee=self.function, parameter_name=stripe_key_parameter)
+
+        self.schedule_role, self.schedule = self._schedule(
+            env_name=env_name, sweep_minutes=sweep_minutes, abandoned_hold_minutes=abandoned_hold_minutes
         )
 
+    def _schedule(
+        self, *, env_name: str, sweep_minutes: int, abandoned_hold_minutes: int
+    ) -> tuple[ManagedPolicyRole, scheduler.Schedule]:
+        """The EventBridge Scheduler schedule that runs the sweeper, and the role it invokes the function with."""
         # CDK's default target role keeps its statements in an inline policy (PCI DSS wants managed policies); this
         # one may be assumed by EventBridge Scheduler only for schedules of this account's default group.
         stack = Stack.of(self)
-        self.schedule_role = ManagedPolicyRole(
+        schedule_role = ManagedPolicyRole(
             self,
             "ScheduleRole",
             assumed_by=iam.ServicePrincipal(
@@ -122,17 +137,18 @@ class HoldSweeper(Construct):
                     }
                 },
             ),
-            description=f"EventBridge Scheduler invokes the payment hold sweeper ({config.env_name})",
+            description=f"EventBridge Scheduler invokes the payment hold sweeper ({env_name})",
         )
-        self.schedule = scheduler.Schedule(
+        schedule = scheduler.Schedule(
             self,
             "Schedule",
             description=(
-                f"Payment ({config.env_name}): every {config.hold_sweep_minutes} minutes, release holds older than "
-                f"{config.abandoned_hold_minutes} minutes"
+                f"Payment ({env_name}): every {sweep_minutes} minutes, release holds older than "
+                f"{abandoned_hold_minutes} minutes"
             ),
-            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(config.hold_sweep_minutes)),
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(sweep_minutes)),
             # Nor does Scheduler retry an invocation it could not deliver: the next run comes soon enough.
-            target=scheduler_targets.LambdaInvoke(self.function, role=self.schedule_role, retry_attempts=0),
+            target=scheduler_targets.LambdaInvoke(self.function, role=schedule_role, retry_attempts=0),
             time_window=scheduler.TimeWindow.off(),
         )
+        return schedule_role, schedule

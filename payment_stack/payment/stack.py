@@ -5,19 +5,24 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
-from payment_stack.booking_functions import BookingPaymentFunctions
 from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
-from payment_stack.event_monitoring import PaymentEventMonitoring
-from payment_stack.hold_sweeper import HoldSweeper
-from payment_stack.monitoring import PaymentMonitoring
-from payment_stack.payment_api import PaymentApi
-from payment_stack.payment_events import PaymentEvents
-from payment_stack.payment_ledger import PaymentLedger
+from payment_stack.payment.api import PaymentApi
+from payment_stack.payment.booking_functions import BookingPaymentFunctions
+from payment_stack.payment.event_monitoring import PaymentEventMonitoring
+from payment_stack.payment.events import PaymentEvents
+from payment_stack.payment.hold_sweeper import HoldSweeper
+from payment_stack.payment.ledger import PaymentLedger
+from payment_stack.payment.monitoring import PaymentMonitoring
 
 
 class PaymentStack(Stack):
-    """Everything one environment of the payment service deploys, configured only through ``config``."""
+    """Everything one environment of the payment service deploys, configured only through ``config``.
+
+    Each construct gets the settings it reads, taken from ``config`` here. Exposes ``config``, ``encryption_key``
+    and the constructs: ``ledger``, ``payment_api``, ``payment_events``, ``booking_functions``, ``hold_sweeper``,
+    ``monitoring`` and ``event_monitoring``.
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: PaymentConfig, env: Environment | None = None
@@ -29,7 +34,10 @@ class PaymentStack(Stack):
 
         # One customer managed key per stack for every log group in it (PCI DSS: encrypted logs).
         self.encryption_key = logs_encryption_key(
-            self, "LogsKey", config=config, description=f"Payment-{config.env_name}: encrypts the stack's log groups"
+            self,
+            "LogsKey",
+            removal_policy=config.removal_policy,
+            description=f"Payment-{config.env_name}: encrypts the stack's log groups",
         )
         self.ledger = PaymentLedger(self, "PaymentLedger", removal_policy=config.removal_policy)
         CfnOutput(
@@ -51,7 +59,14 @@ class PaymentStack(Stack):
             description="The endpoint to register with Stripe for its webhook events (POST, Stripe-signed)",
         )
         self.payment_events = PaymentEvents(
-            self, "PaymentEvents", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+            self,
+            "PaymentEvents",
+            env_name=config.env_name,
+            ledger=self.ledger,
+            encryption_key=self.encryption_key,
+            log_level=config.log_level,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
         CfnOutput(
             self,
@@ -61,7 +76,15 @@ class PaymentStack(Stack):
         )
 
         self.booking_functions = BookingPaymentFunctions(
-            self, "BookingFunctions", config=config, payment_api=self.payment_api, encryption_key=self.encryption_key
+            self,
+            "BookingFunctions",
+            env_name=config.env_name,
+            snap_start=config.snap_start,
+            payment_api=self.payment_api,
+            encryption_key=self.encryption_key,
+            log_level=config.log_level,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
         CfnOutput(
             self,
@@ -76,7 +99,16 @@ class PaymentStack(Stack):
             description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
         )
         self.hold_sweeper = HoldSweeper(
-            self, "HoldSweeper", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+            self,
+            "HoldSweeper",
+            env_name=config.env_name,
+            sweep_minutes=config.hold_sweep_minutes,
+            abandoned_hold_minutes=config.abandoned_hold_minutes,
+            ledger=self.ledger,
+            encryption_key=self.encryption_key,
+            log_level=config.log_level,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
         self.monitoring = PaymentMonitoring(
             self,
@@ -101,4 +133,5 @@ class PaymentStack(Stack):
 
 
 def service_tags(config: PaymentConfig) -> dict[str, str]:
+    """The tags of every resource of the environment's stacks (``Booking-<env>`` adds ``component``)."""
     return {"service": "payment", "env": config.env_name}

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
-
-from payment_stack.config import PaymentConfig
 
 # AWS managed rule groups: OWASP-style common attacks (including bodies over 8 KB, the API's own limit) and
 # request patterns known to be malicious (Log4j, ...).
@@ -39,12 +37,13 @@ WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 class PaymentApiFirewall(Construct):
     """A regional web ACL on ``stage``: AWS managed rule groups and a per-IP rate limit on ``/charge``.
 
-    In: ``config`` (environment name, ``waf_charge_rate_limit``, log retention, removal policy), ``stage`` (the API's
+    In: ``env_name`` (names the web ACL, its metrics and log group), ``charge_rate_limit`` (the configuration's
+    ``wafChargeRateLimit``), ``log_retention`` and ``removal_policy`` (of the WAF log group), ``stage`` (the API's
     ``Prod`` stage), ``encryption_key`` (for the WAF log group) and ``webhook_path`` (the API path, e.g.
     ``/webhooks/stripe``, whose bodies may be larger than 8 KB).
 
-    Rules, in order: the requests one client IP sends to ``/charge`` (the public route) over
-    ``config.waf_charge_rate_limit`` in 5 minutes are blocked with 429 ``throttled``; then
+    Rules, in order: the requests one client IP sends to ``/charge`` (the public route) over ``charge_rate_limit``
+    in 5 minutes are blocked with 429 ``throttled``; then
     ``AWSManagedRulesCommonRuleSet`` for every path but the webhook's (a body over 8 KB gets 413
     ``payload_too_large``), the same rule set for the webhook path (a URI path ending in ``webhook_path``, which only
     the webhook route has) with its body-size rule counting instead of blocking, and
@@ -61,23 +60,23 @@ class PaymentApiFirewall(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: PaymentConfig,
+        env_name: str,
+        charge_rate_limit: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
         stage: apigw.Stage,
         encryption_key: kms.IKey,
         webhook_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        metric_prefix = f"payment-{config.env_name}"
-        # Case as sent: API Gateway routes paths case-sensitively, so no other spelling reaches the webhook route.
-        webhook = _uri_path_matches(webhook_path, "ENDS_WITH", transformation="NONE")
-
+        metric_prefix = f"payment-{env_name}"
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
             # WAF descriptions allow no parentheses.
             description=(
-                f"Payment API {config.env_name}: AWS managed rule groups, per-IP rate limit on /charge, "
+                f"Payment API {env_name}: AWS managed rule groups, per-IP rate limit on /charge, "
                 f"bodies over 8 KB on {webhook_path} only"
             ),
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
@@ -88,27 +87,7 @@ class PaymentApiFirewall(Construct):
                 )
                 for key, (_, body) in _RESPONSE_BODIES.items()
             },
-            rules=[
-                _charge_rate_rule(priority=0, limit=config.waf_charge_rate_limit, metric_prefix=metric_prefix),
-                _managed_rule_group(
-                    COMMON_RULE_SET,
-                    priority=1,
-                    metric_prefix=metric_prefix,
-                    body_size_action=_block_with("payload_too_large"),
-                    scope_down=wafv2.CfnWebACL.StatementProperty(
-                        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=webhook)
-                    ),
-                ),
-                _managed_rule_group(
-                    COMMON_RULE_SET,
-                    rule_name=WEBHOOK_COMMON_RULE,
-                    priority=2,
-                    metric_prefix=metric_prefix,
-                    body_size_action=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                    scope_down=webhook,
-                ),
-                _managed_rule_group(KNOWN_BAD_INPUTS_RULE_SET, priority=3, metric_prefix=metric_prefix),
-            ],
+            rules=_rules(charge_rate_limit=charge_rate_limit, webhook_path=webhook_path, metric_prefix=metric_prefix),
         )
         self.association = wafv2.CfnWebACLAssociation(
             self, "Association", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
@@ -118,9 +97,9 @@ class PaymentApiFirewall(Construct):
             self,
             "Logs",
             # Required prefix; the environment in the name keeps environments apart.
-            log_group_name=f"{WAF_LOG_GROUP_PREFIX}payment-{config.env_name}",
-            retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            log_group_name=f"{WAF_LOG_GROUP_PREFIX}payment-{env_name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
             encryption_key=encryption_key,
         )
         # WAF wants the log group's ARN without the ":*" that CloudFormation's Arn attribute ends with.
@@ -140,6 +119,33 @@ class PaymentApiFirewall(Construct):
                 for header in REDACTED_HEADERS
             ],
         )
+
+
+def _rules(*, charge_rate_limit: int, webhook_path: str, metric_prefix: str) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """The web ACL's rules, in the order the class docstring gives."""
+    # Case as sent: API Gateway routes paths case-sensitively, so no other spelling reaches the webhook route.
+    webhook = _uri_path_matches(webhook_path, "ENDS_WITH", transformation="NONE")
+    return [
+        _charge_rate_rule(priority=0, limit=charge_rate_limit, metric_prefix=metric_prefix),
+        _managed_rule_group(
+            COMMON_RULE_SET,
+            priority=1,
+            metric_prefix=metric_prefix,
+            body_size_action=_block_with("payload_too_large"),
+            scope_down=wafv2.CfnWebACL.StatementProperty(
+                not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=webhook)
+            ),
+        ),
+        _managed_rule_group(
+            COMMON_RULE_SET,
+            rule_name=WEBHOOK_COMMON_RULE,
+            priority=2,
+            metric_prefix=metric_prefix,
+            body_size_action=wafv2.CfnWebACL.RuleActionProperty(count={}),
+            scope_down=webhook,
+        ),
+        _managed_rule_group(KNOWN_BAD_INPUTS_RULE_SET, priority=3, metric_prefix=metric_prefix),
+    ]
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

@@ -9,13 +9,14 @@ by it), so no test waits for the configured minutes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from local_mode.environment import LocalEnvironment
+from local_mode.environment import LocalEnvironment, register_webhook
 from payment_stack.names import payment_stack_name
 from tests.e2e.api_clients import signed_get
 from tests.e2e.conftest import E2E_ENV
@@ -169,6 +170,17 @@ def test_the_sweeper_releases_an_abandoned_hold_and_leaves_a_young_one(saga: Sag
     assert ledger(saga, young)["status"] == "authorized"
 
 
+@pytest.fixture
+def no_webhook_deliveries(local_env: LocalEnvironment) -> Iterator[None]:
+    """localstripe's webhook pointed at a port nothing listens on: the ledger learns only what the service reads.
+
+    Without it, localstripe's ``payment_intent.succeeded`` (sent about 1 s after a capture) races the sweeper."""
+    register_webhook(local_env.stripe_url, url="http://127.0.0.1:9/unreachable", secret=local_env.webhook_secret)
+    yield
+    register_webhook(local_env.stripe_url, url=local_env.webhook_url, secret=local_env.webhook_secret)
+
+
+@pytest.mark.usefixtures("no_webhook_deliveries")
 def test_a_hold_captured_behind_the_ledgers_back_stays_captured(saga: Saga) -> None:
     # Given an old hold that someone captured at Stripe directly (e.g. in the Dashboard): the ledger still says held
     charge = saga.hold()

@@ -18,8 +18,8 @@ from aws_cdk.aws_logs import RetentionDays
 
 from benchmarks.bundles import zip_size
 from payment_stack.bundling import LocalPipBundler
-from payment_stack.hold_sweeper import HANDLER as SWEEPER_HANDLER
-from payment_stack.payment_events import HANDLER as PUBLISHER_HANDLER
+from payment_stack.payment.events import HANDLER as PUBLISHER_HANDLER
+from payment_stack.payment.hold_sweeper import HANDLER as SWEEPER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME, PaymentFunction
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS
 from tests.cdk_support import make_app

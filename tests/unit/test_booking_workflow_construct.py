@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import AppStacks, build_stacks
-from payment_stack.booking_workflow import BookingSteps, BookingWorkflow, PaymentFunctions
+from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig, load_config
 from tests.cdk_support import CDK_JSON_CONTEXT, make_app
 from tests.unit.iam_support import statements_of_role
@@ -715,18 +715,33 @@ def test_default_tables_topic_and_queue(template: Template) -> None:
 
 
 def test_dead_letter_queue_alarms_on_the_first_message(template: Template) -> None:
+    # Given the stack's one alarm on the dead-letter queue (BookingMonitoring's; the workflow makes none of its own)
     queue_id, _ = only_resource(template, "AWS::SQS::Queue")
-    template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",
-        },
-    )
+    dimensions = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    (alarm,) = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if resource["Properties"].get("Dimensions") == dimensions
+    ]
+    # Then it fires as soon as the queue holds one message (a count above 0), every minute
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert (alarm["Statistic"], alarm["Period"]) == ("Maximum", 60)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    # And it notifies, when it fires and when it recovers
+    assert alarm["AlarmActions"]
+    assert alarm["OKActions"] == alarm["AlarmActions"]
+
+
+def test_the_workflow_construct_makes_no_alarm_of_its_own() -> None:
+    # Given the construct alone, as another service reuses it
+    stack, _, _ = custom_stack()
+    BookingWorkflow(stack, "Workflow", **workflow_settings(), payment_functions=functions_in(stack))
+    # Then its dead-letter queue is there to be watched (BookingMonitoring or the service's own alarm), unalarmed here
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SQS::Queue", 1)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 0)
 
 
 # Properties that name a resource in the account and region.
@@ -805,6 +820,18 @@ def feature_config(**overrides: Any) -> PaymentConfig:
     return load_config(env_name=SANITISED_ENV, context=context.get)
 
 
+def workflow_settings(**overrides: Any) -> dict[str, Any]:
+    """What ``Booking-<env>`` gives ``BookingWorkflow`` from the configuration (``overrides``: cdk.json settings)."""
+    config = feature_config(**overrides)
+    return {
+        "env_name": config.env_name,
+        "retry_interval_seconds": config.workflow_retry_interval_seconds,
+        "retry_max_delay_seconds": config.workflow_retry_max_delay_seconds,
+        "log_retention": config.log_retention,
+        "removal_policy": config.removal_policy,
+    }
+
+
 COLLECT_ARN = "arn:aws:lambda:eu-west-1:111111111111:function:collect"
 REFUND_ARN = "arn:aws:lambda:eu-west-1:111111111111:function:refund"
 
@@ -852,7 +879,7 @@ def test_custom_steps_are_wired_in_with_the_workflows_retry_and_catch() -> None:
     BookingWorkflow(
         stack,
         "Workflow",
-        config=feature_config(workflowRetryIntervalSeconds=1, workflowRetryMaxDelaySeconds=1),
+        **workflow_settings(workflowRetryIntervalSeconds=1, workflowRetryMaxDelaySeconds=1),
         payment_functions=functions_in(stack),
         steps=BookingSteps(reserve_flight=reserve_seat, notify_confirmed=tell_partner),
     )
@@ -899,7 +926,7 @@ def test_given_tables_topic_and_queue_are_used_instead_of_new_ones() -> None:
     BookingWorkflow(
         stack,
         "Workflow",
-        config=feature_config(),
+        **workflow_settings(),
         payment_functions=functions_in(stack),
         flights_table=flights,
         bookings_table=bookings,
@@ -951,7 +978,7 @@ def test_a_custom_step_that_would_break_the_saga_is_refused(
         BookingWorkflow(
             stack,
             "Workflow",
-            config=feature_config(),
+            **workflow_settings(),
             payment_functions=functions_in(stack),
             steps=BookingSteps(**{field: step}),
         )
@@ -965,7 +992,7 @@ def test_a_custom_step_with_its_own_catch_is_refused() -> None:
         BookingWorkflow(
             stack,
             "Workflow",
-            config=feature_config(),
+            **workflow_settings(),
             payment_functions=functions_in(stack),
             steps=BookingSteps(cancel_booking=step),
         )

@@ -1,5 +1,6 @@
 """cdk-nag on every synth: the three packs run, an unaccepted finding fails the synth, and the accepted ones are exactly
-the table in ``payment_stack/compliance.py``, which ``SECURITY.md`` lists (same resources, rules, conditions, reasons).
+the table in ``payment_stack/suppressions.py``, which ``SECURITY.md`` lists (same resources, rules, conditions,
+reasons).
 """
 
 from __future__ import annotations
@@ -17,16 +18,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
 
 from payment_stack.app_builder import AppStacks, build_stacks
-from payment_stack.compliance import (
-    BOOKING,
-    CONDITIONS,
-    PACK_NAMESPACES,
-    PAYMENT,
-    SUPPRESSIONS,
-    Suppression,
-    find_resource,
-    resolve_rule_id,
-)
+from payment_stack.compliance import PACK_NAMESPACES, find_resource, resolve_rule_id
+from payment_stack.suppressions import BOOKING, CONDITIONS, PAYMENT, SUPPRESSIONS, Suppression
 from tests.cdk_support import PROJECT_ROOT, make_app
 
 SECURITY_MD = PROJECT_ROOT / "SECURITY.md"

@@ -8,8 +8,8 @@ import pytest
 from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
 
+from payment_stack.booking.timing import worst_case_seconds_to_collect
 from payment_stack.config import ConfigError, PaymentConfig, load_config
-from payment_stack.workflow_timing import worst_case_seconds_to_collect
 from tests.cdk_support import CDK_JSON_CONTEXT
 
 

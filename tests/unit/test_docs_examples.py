@@ -16,7 +16,7 @@ from aws_cdk.assertions import Template
 from docs.examples.booking_workflow_in_another_stack import BookingServiceStack
 from docs.examples.subscribe_to_payment_events import subscribe_to_disputes
 from payment_stack.config import PaymentConfig, load_config
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.stack import PaymentStack
 from tests.cdk_support import CDK_JSON_CONTEXT, make_app
 from tests.docs_support import PROJECT_ROOT, documents, prose
 from tests.template_support import resources_of

@@ -79,7 +79,7 @@ def test_every_runbook_link_in_the_stacks_resolves() -> None:
     # Given every "docs/operations.md#..." written in the stacks' code (none yet is fine)
     written = {
         f"{path.relative_to(PROJECT_ROOT)}: #{anchor}"
-        for path in sorted((PROJECT_ROOT / "payment_stack").glob("*.py"))
+        for path in sorted((PROJECT_ROOT / "payment_stack").rglob("*.py"))
         for anchor in RUNBOOK_LINK.findall(path.read_text())
     }
     # Then each names a heading of the runbook

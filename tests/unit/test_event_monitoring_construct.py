@@ -16,10 +16,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
+from payment_stack.alarms import MonitoringThresholds
 from payment_stack.app_builder import build_app
-from payment_stack.event_monitoring import PaymentEventMonitoring
-from payment_stack.monitoring import MonitoringThresholds
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.event_monitoring import PaymentEventMonitoring
+from payment_stack.payment.stack import PaymentStack
 from tests.cdk_support import make_app
 from tests.template_support import resources_of
 

@@ -10,7 +10,7 @@ from aws_cdk import CfnElement
 from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.stack import PaymentStack
 from tests.cdk_support import make_app
 from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
 from tests.unit.iam_support import actions_of, resources_in, statements_of_role

@@ -25,14 +25,9 @@ from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
 
 from lambdas.payment_api.service import ABANDONED_HOLD_REASON
 from lambdas.shared.payment_task import COLLECT, REFUND
-from payment_stack.monitoring import (
-    ABANDONED,
-    OPERATIONS,
-    BookingMonitoring,
-    MonitoringThresholds,
-    PaymentMonitoring,
-    import_payment_alarm_topic,
-)
+from payment_stack.alarms import MonitoringThresholds, import_payment_alarm_topic
+from payment_stack.booking.monitoring import BookingMonitoring
+from payment_stack.payment.monitoring import ABANDONED, OPERATIONS, PaymentMonitoring
 from payment_stack.payment_function import RUNTIME
 from tests.template_support import only_logical_id, resources_of
 

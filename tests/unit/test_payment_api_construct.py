@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
 from payment_stack.config import ConfigError
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
 from tests.cdk_support import make_app
 from tests.template_support import only_logical_id, render, resources_of

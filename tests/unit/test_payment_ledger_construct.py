@@ -12,8 +12,8 @@ from aws_cdk.assertions import Match, Template
 
 from lambdas.payment_api.dynamodb_ledger import table_definition
 from payment_stack.app_builder import build_app
-from payment_stack.payment_ledger import HOLDS_INDEX_NAME
-from payment_stack.payment_service_stack import PaymentStack
+from payment_stack.payment.ledger import HOLDS_INDEX_NAME
+from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
 from tests.cdk_support import make_app
 from tests.template_support import resources_of

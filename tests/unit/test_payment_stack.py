@@ -10,8 +10,8 @@ from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
 from payment_stack.environment import EnvironmentNameError
+from payment_stack.payment.stack import PaymentStack
 from payment_stack.payment_function import PaymentFunction
-from payment_stack.payment_service_stack import PaymentStack
 from tests.cdk_support import make_app
 from tests.unit.iam_support import accept_in_test
 
@@ -36,7 +36,7 @@ def add_sample_function(stack: PaymentStack) -> PaymentFunction:
         encryption_key=stack.encryption_key,
         environment={"PAYMENT_API_URL": "https://example.invalid/Prod"},
     )
-    # The app's own functions have these accepted in payment_stack.compliance; so does the test's sample.
+    # The app's own functions have these accepted in payment_stack.suppressions; so does the test's sample.
     accept_in_test(
         sample,
         "PCI.DSS.321-LambdaInsideVPC",

@@ -13,8 +13,8 @@ from aws_cdk.assertions import Template
 from payment_stack import powertools_layer
 from payment_stack.app_builder import build_app
 from payment_stack.bundling import bundled_requirements, requirement_name, source_hash
-from payment_stack.hold_sweeper import HANDLER as SWEEPER_HANDLER
-from payment_stack.payment_events import HANDLER as PUBLISHER_HANDLER
+from payment_stack.payment.events import HANDLER as PUBLISHER_HANDLER
+from payment_stack.payment.hold_sweeper import HANDLER as SWEEPER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS, layer_parameter_name, pinned_powertools_version
 from tests.cdk_support import make_app

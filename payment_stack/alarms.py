@@ -32,7 +32,16 @@ PERIOD = Duration.minutes(5)
 # A message in a dead-letter queue is money, a seat or an event a human has to sort out: looked at every minute.
 DEAD_LETTER_PERIOD = Duration.minutes(1)
 
-RUNBOOK = 'README.md, "Operations: dashboards, alarms and runbook"'
+# The runbook, in this service's repository: one heading per alarm key, so ``runbook_link`` names each alarm's entry.
+RUNBOOK = "docs/operations.md"
+
+
+def runbook_link(key: str) -> str:
+    """Where the runbook says what an alarm means and what to do: its heading is the alarm's key (GitHub's anchor of
+    a heading made of letters and digits is the heading in lower case)."""
+    return f"{RUNBOOK}#{key.lower()}"
+
+
 # Alarm names start with "<component>-<env>-"; the topic policies let exactly these alarms publish.
 PAYMENT = "payment"
 BOOKING = "booking"
@@ -169,7 +178,7 @@ class Alarms:
             datapoints_to_alarm=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self._prefix}: {description}. Runbook: {RUNBOOK} ({key}).",
+            alarm_description=f"{self._prefix}: {description}. Runbook: {runbook_link(key)}",
         )
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
@@ -250,7 +259,9 @@ def service_metric(metric_name: str, **dimensions: str) -> cloudwatch.Metric:
 
 def dashboard_header(title: str, subtitle: str) -> cloudwatch.TextWidget:
     return cloudwatch.TextWidget(
-        markdown=f"# {title}\n{subtitle}. What each alarm means and what to do: {RUNBOOK}.", width=8, height=6
+        markdown=f"# {title}\n{subtitle}. What each alarm means and what to do: {RUNBOOK} (one heading per alarm).",
+        width=8,
+        height=6,
     )
 
 

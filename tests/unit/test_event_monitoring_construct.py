@@ -142,9 +142,7 @@ def test_event_alarms_notify_the_payment_topic_and_point_to_the_runbook(template
         # Then every event alarm notifies it when it fires and when it recovers, with a runbook pointer
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], key
         assert alarm["OKActions"] == [{"Ref": topic_id}], key
-        assert (
-            f'Runbook: README.md, "Operations: dashboards, alarms and runbook" ({key}).' in alarm["AlarmDescription"]
-        ), key
+        assert alarm["AlarmDescription"].endswith(f"Runbook: docs/operations.md#{key.lower()}"), key
 
 
 def test_payment_dashboard_shows_the_event_alarms_and_metrics(template: Template) -> None:

@@ -29,6 +29,7 @@ from payment_stack.alarms import MonitoringThresholds, import_payment_alarm_topi
 from payment_stack.booking.monitoring import BookingMonitoring
 from payment_stack.payment.monitoring import ABANDONED, OPERATIONS, PaymentMonitoring
 from payment_stack.payment_function import RUNTIME
+from tests.docs_support import RUNBOOK, runbook_anchors
 from tests.template_support import only_logical_id, resources_of
 
 ENV = "feature-x"
@@ -452,6 +453,11 @@ def test_every_alarm_notifies_its_environments_topic_on_alarm_and_on_ok(template
         assert alarm["AlarmActions"] in ([payment_topic], [booking_topic]), alarm["AlarmDescription"]
         assert alarm["OKActions"] == alarm["AlarmActions"]
         assert alarm["TreatMissingData"] == "notBreaching"
+        # With the runbook entry of the alarm: a heading of docs/operations.md (which the link test resolves)
+        runbook = render(alarm["AlarmDescription"]).rsplit("Runbook: ", 1)[1]
+        path, anchor = runbook.split("#")
+        assert (path, anchor) == (RUNBOOK, anchor.lower())
+        assert anchor in runbook_anchors(), f"{RUNBOOK} has no heading for #{anchor}"
     # And the booking topic is used by the three booking alarms only
     assert sum(alarm["AlarmActions"] == [booking_topic] for alarm in alarms) == len(BOOKING_ALARM_KEYS)
 

@@ -46,7 +46,7 @@ SWEEP_TABLE = "test-ledger-sweep"
 HOLDS_INDEX = "holds-by-age"
 NOW = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
 ABANDONED_AFTER = timedelta(minutes=30)  # tests/conftest.py's ABANDONED_HOLD_MINUTES
-FUNCTION_TIMEOUT_MILLIS = 55_000  # payment_stack/hold_sweeper.py's FUNCTION_TIMEOUT
+FUNCTION_TIMEOUT_MILLIS = 55_000  # payment_stack/payment/hold_sweeper.py's FUNCTION_TIMEOUT
 NAMESPACE = "ServerlessAirline"
 HOLD = sample_payment(12500, "eur", captured=False, payment_id="ch_1")
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from local_mode.environment import LocalEnvironment
-from tests.e2e.saga_support import BOOKING_STACK, FailRoute, Saga, booking_input, error_response
+from tests.support.saga import BOOKING_STACK, FailRoute, Saga, booking_input, error_response
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import requests
 
 from local_mode.console.wiring import Console
 from local_mode.environment import LocalEnvironment
-from tests.e2e.saga_support import Saga
+from tests.support.saga import Saga
 
 FARE = 9900
 ISO_8601_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -11,8 +11,8 @@ import requests
 
 from local_mode.environment import LOCAL_STRIPE_KEY, LocalEnvironment
 from payment_stack.names import payment_stack_name
-from tests.e2e.api_clients import signed_client
 from tests.e2e.conftest import E2E_ENV
+from tests.support.api_clients import signed_client
 
 REPLAYS = 3
 

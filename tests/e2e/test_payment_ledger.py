@@ -18,9 +18,9 @@ import requests
 
 from local_mode.environment import LocalEnvironment, register_webhook
 from payment_stack.names import payment_stack_name
-from tests.e2e.api_clients import signed_get
 from tests.e2e.conftest import E2E_ENV
-from tests.e2e.saga_support import STRIPE_AUTH, Saga, booking_input
+from tests.support.api_clients import signed_get
+from tests.support.saga import STRIPE_AUTH, Saga, booking_input
 
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
 PAYMENT_STACK = payment_stack_name(E2E_ENV)

@@ -16,8 +16,8 @@ import requests
 from local_mode.environment import LocalEnvironment
 from local_mode.send_event import Localstripe, payment_objects
 from local_mode.stripe_events import build_event, signed_headers
-from tests.e2e.api_clients import signed_client, signed_get
-from tests.e2e.saga_support import STRIPE_AUTH, Saga, booking_input
+from tests.support.api_clients import signed_client, signed_get
+from tests.support.saga import STRIPE_AUTH, Saga, booking_input
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from local_mode.environment import LocalEnvironment
-from tests.e2e.saga_support import Saga, booking_input, error_response
+from tests.support.saga import Saga, booking_input, error_response
 
 EXECUTIONS = 240
 CONCURRENCY = 20

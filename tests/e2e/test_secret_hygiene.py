@@ -15,8 +15,8 @@ import requests
 from lambdas.shared.payment_errors import PaymentError
 from local_mode.environment import LocalEnvironment
 from payment_stack.names import booking_stack_name, stripe_secret_key_parameter_name
-from tests.e2e.api_clients import signed_client
 from tests.e2e.conftest import CANARY_STRIPE_KEY, E2E_ENV
+from tests.support.api_clients import signed_client
 
 
 def exercise(env: LocalEnvironment) -> list[str]:

@@ -22,7 +22,7 @@ from payment_stack.payment.events import HANDLER as PUBLISHER_HANDLER
 from payment_stack.payment.hold_sweeper import HANDLER as SWEEPER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME, PaymentFunction
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS
-from tests.cdk_support import make_app
+from tests.support.cdk import make_app
 
 FUNCTIONS = ("payment_api", "collect", "refund")
 # What stays in a bundle although the Powertools layer may carry it too: /var/task comes first on sys.path.

@@ -23,9 +23,9 @@ from lambdas.shared.payment_errors import (
     PaymentServiceUnavailable,
 )
 from local_mode.api_front import LocalApiFront, Route
-from tests.api_events import FakeLambdaContext
 from tests.fixtures.payment_api import ApiClient
 from tests.integration.test_payment_api_localstripe import card_token, old_front_end_body, stripe_get
+from tests.support.api_events import FakeLambdaContext
 
 ROUTES = (Route("POST", "/charge", "NONE"), Route("POST", "/capture", "AWS_IAM"), Route("POST", "/refund", "AWS_IAM"))
 

@@ -10,7 +10,7 @@ import pytest
 
 from local_mode.bus_tap import PAYMENT_EVENT_SOURCE, create_bus_tap, receive_bus_events, tap_name
 from payment_stack.names import event_bus_name
-from tests.integration.local_moto_support import clients, running_moto
+from tests.support.local_moto import clients, running_moto
 
 
 @pytest.fixture(scope="module")

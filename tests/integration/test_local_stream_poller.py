@@ -30,7 +30,7 @@ from local_mode.stream_poller import (
     mapping_from_configuration,
     stack_stream_mappings,
 )
-from tests.integration.local_moto_support import clients, running_moto, wait_until
+from tests.support.local_moto import clients, running_moto, wait_until
 
 Answer = tuple[Any, str | None]
 

@@ -16,7 +16,7 @@ import stripe
 from local_mode import send_event
 from local_mode.environment import LOCAL_STRIPE_KEY, LOCAL_WEBHOOK_SECRET, register_webhook
 from local_mode.stripe_events import EVENT_TYPES, EventInputError, build_event, signed_headers
-from tests.integration.local_moto_support import wait_until
+from tests.support.local_moto import wait_until
 
 NOW = 1_800_000_000
 # As localstripe answers them: a hold of 5000 captured for 3000 (the remainder recorded as a refund), refunded 1000.

@@ -16,8 +16,8 @@ import pytest
 
 from lambdas.collect import handler as collect_handler
 from lambdas.shared.payment_errors import PaymentServiceUnavailable
-from tests.api_events import FakeLambdaContext
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
+from tests.support.api_events import FakeLambdaContext
 
 READ_TIMEOUT = 0.5
 SLOWER_THAN_TIMEOUT = 3.0

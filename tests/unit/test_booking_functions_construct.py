@@ -10,9 +10,9 @@ from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import build_app
 from payment_stack.payment.stack import PaymentStack
-from tests.cdk_support import make_app
-from tests.template_support import function_by_handler, only_logical_id, render, resources_of
-from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import actions_of, resources_in, statements_of_role
+from tests.support.templates import function_by_handler, only_logical_id, render, resources_of
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"

@@ -21,8 +21,8 @@ from aws_cdk.assertions import Match, Template
 from payment_stack.app_builder import AppStacks, build_stacks
 from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig, load_config
-from tests.cdk_support import CDK_JSON_CONTEXT, make_app
-from tests.unit.iam_support import statements_of_role
+from tests.support.cdk import CDK_JSON_CONTEXT, make_app
+from tests.support.iam import statements_of_role
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"

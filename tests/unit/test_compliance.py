@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from payment_stack.app_builder import AppStacks, build_stacks
 from payment_stack.compliance import PACK_NAMESPACES, find_resource, resolve_rule_id
 from payment_stack.suppressions import BOOKING, CONDITIONS, PAYMENT, SUPPRESSIONS, Suppression
-from tests.cdk_support import PROJECT_ROOT, make_app
+from tests.support.cdk import PROJECT_ROOT, make_app
 
 SECURITY_MD = PROJECT_ROOT / "SECURITY.md"
 CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
@@ -105,7 +105,7 @@ def test_the_cdk_cli_exits_non_zero_on_an_unaccepted_finding(tmp_path: Path) -> 
         "import sys\n"
         f"sys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
         "from payment_stack.app_builder import build_stacks\n"
-        "from tests.cdk_support import make_app\n"
+        "from tests.support.cdk import make_app\n"
         "from tests.unit.test_compliance import add_non_compliant_queue\n"
         "app = make_app()\n"
         "add_non_compliant_queue(build_stacks(app, environ={}).payment)\n"

@@ -10,7 +10,7 @@ from aws_cdk.aws_logs import RetentionDays
 
 from payment_stack.booking.timing import worst_case_seconds_to_collect
 from payment_stack.config import ConfigError, PaymentConfig, load_config
-from tests.cdk_support import CDK_JSON_CONTEXT
+from tests.support.cdk import CDK_JSON_CONTEXT
 
 
 def config_for(env_name: str, **overrides: Any) -> PaymentConfig:

@@ -36,8 +36,8 @@ from payment_stack.names import (
     stripe_secret_key_parameter_name,
     stripe_webhook_secret_parameter_name,
 )
-from tests.cdk_support import make_app
-from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import actions_of, resources_in, statements_of_role
 
 REPO = "acme/payments"
 ACCOUNT_PLACEHOLDERS = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}

@@ -17,9 +17,9 @@ from docs.examples.booking_workflow_in_another_stack import BookingServiceStack
 from docs.examples.subscribe_to_payment_events import subscribe_to_disputes
 from payment_stack.config import PaymentConfig, load_config
 from payment_stack.payment.stack import PaymentStack
-from tests.cdk_support import CDK_JSON_CONTEXT, make_app
-from tests.docs_support import PROJECT_ROOT, documents, prose
-from tests.template_support import resources_of
+from tests.support.cdk import CDK_JSON_CONTEXT, make_app
+from tests.support.docs import PROJECT_ROOT, documents, prose
+from tests.support.templates import resources_of
 
 ENV = "feature-docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)

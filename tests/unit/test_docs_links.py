@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs_support import (
+from tests.support.docs import (
     PROJECT_ROOT,
     RUNBOOK,
     Link,

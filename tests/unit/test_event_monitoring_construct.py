@@ -20,8 +20,8 @@ from payment_stack.alarms import MonitoringThresholds
 from payment_stack.app_builder import build_app
 from payment_stack.payment.event_monitoring import PaymentEventMonitoring
 from payment_stack.payment.stack import PaymentStack
-from tests.cdk_support import make_app
-from tests.template_support import resources_of
+from tests.support.cdk import make_app
+from tests.support.templates import resources_of
 
 ENV = "feature-x"
 PUBLISHER_HANDLER = "lambdas.payment_api.event_publisher.handler"

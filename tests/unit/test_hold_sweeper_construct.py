@@ -11,9 +11,9 @@ from aws_cdk.assertions import Match, Template
 
 from payment_stack.app_builder import build_app
 from payment_stack.payment.stack import PaymentStack
-from tests.cdk_support import make_app
-from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
-from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import actions_of, resources_in, statements_of_role
+from tests.support.templates import function_by_handler, ledger_id, only_logical_id, resources_of
 
 ENV = "feature-x"
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"

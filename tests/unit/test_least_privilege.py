@@ -12,8 +12,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import AppStacks, build_stacks
-from tests.cdk_support import make_app
-from tests.unit.iam_support import actions_of, as_list, identity_policy_statements, resources_in
+from tests.support.cdk import make_app
+from tests.support.iam import actions_of, as_list, identity_policy_statements, resources_in
 
 # Actions AWS offers no resource-level permissions for, which CDK grants on "*": X-Ray (Lambda active tracing and the
 # state machine's tracing), CloudWatch Logs delivery (Step Functions execution logging) and listing DynamoDB streams

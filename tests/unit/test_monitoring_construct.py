@@ -29,8 +29,8 @@ from payment_stack.alarms import MonitoringThresholds, import_payment_alarm_topi
 from payment_stack.booking.monitoring import BookingMonitoring
 from payment_stack.payment.monitoring import ABANDONED, OPERATIONS, PaymentMonitoring
 from payment_stack.payment_function import RUNTIME
-from tests.docs_support import RUNBOOK, runbook_anchors
-from tests.template_support import only_logical_id, resources_of
+from tests.support.docs import RUNBOOK, runbook_anchors
+from tests.support.templates import only_logical_id, resources_of
 
 ENV = "feature-x"
 API_NAME = f"payment-{ENV}"

@@ -14,9 +14,9 @@ from payment_stack.app_builder import build_app
 from payment_stack.config import ConfigError
 from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
-from tests.cdk_support import make_app
-from tests.template_support import only_logical_id, render, resources_of
-from tests.unit.iam_support import accept_in_test, actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import accept_in_test, actions_of, resources_in, statements_of_role
+from tests.support.templates import only_logical_id, render, resources_of
 
 ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"

@@ -15,9 +15,9 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.payment.events import DETAIL_TYPES, SOURCE
 from payment_stack.payment.stack import PaymentStack
-from tests.cdk_support import make_app
-from tests.template_support import function_by_handler, ledger_id, only_logical_id, resources_of
-from tests.unit.iam_support import accept_in_test, actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import accept_in_test, actions_of, resources_in, statements_of_role
+from tests.support.templates import function_by_handler, ledger_id, only_logical_id, resources_of
 
 ENV = "feature-x"
 PUBLISHER_HANDLER = "lambdas.payment_api.event_publisher.handler"

@@ -15,9 +15,9 @@ from payment_stack.app_builder import build_app
 from payment_stack.payment.ledger import HOLDS_INDEX_NAME
 from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
-from tests.cdk_support import make_app
-from tests.template_support import resources_of
-from tests.unit.iam_support import statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import statements_of_role
+from tests.support.templates import resources_of
 
 
 def stack_for(env: str = "feature-x", **context: Any) -> PaymentStack:

@@ -12,8 +12,8 @@ from payment_stack.app_builder import build_app
 from payment_stack.environment import EnvironmentNameError
 from payment_stack.payment.stack import PaymentStack
 from payment_stack.payment_function import PaymentFunction
-from tests.cdk_support import make_app
-from tests.unit.iam_support import accept_in_test
+from tests.support.cdk import make_app
+from tests.support.iam import accept_in_test
 
 
 def stack_for(env: str, **context: Any) -> PaymentStack:

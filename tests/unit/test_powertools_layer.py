@@ -17,7 +17,7 @@ from payment_stack.payment.events import HANDLER as PUBLISHER_HANDLER
 from payment_stack.payment.hold_sweeper import HANDLER as SWEEPER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS, layer_parameter_name, pinned_powertools_version
-from tests.cdk_support import make_app
+from tests.support.cdk import make_app
 
 LAYERED = {"collect": "lambdas.collect.handler.handler", "refund": "lambdas.refund.handler.handler"}
 HANDLERS = (

@@ -11,9 +11,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import AppStacks, build_stacks
-from tests.cdk_support import make_app
-from tests.template_support import resources_of
-from tests.unit.iam_support import actions_of, resources_in, statements_of_role
+from tests.support.cdk import make_app
+from tests.support.iam import actions_of, resources_in, statements_of_role
+from tests.support.templates import resources_of
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"

@@ -20,7 +20,7 @@ from payment_stack.names import (
     stripe_webhook_secret_parameter_name,
 )
 from scripts import put_stripe_webhook_secret, register_stripe_webhook
-from tests.unit.payment_api.stripe_stub import OfflineStripeHttp, StripeCall, stripe_error
+from tests.support.stripe_stub import OfflineStripeHttp, StripeCall, stripe_error
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

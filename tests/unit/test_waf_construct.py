@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from payment_stack.app_builder import build_app
-from tests.cdk_support import make_app
+from tests.support.cdk import make_app
 
 WAF_TYPES = ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration")
 

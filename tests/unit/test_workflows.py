@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cdk_support import PROJECT_ROOT
+from tests.support.cdk import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 NAMES = ("ci", "deploy", "destroy")

@@ -17,7 +17,7 @@ from lambdas.payment_api.service import PaymentService
 from lambdas.payment_api.settings import STRIPE_CONNECT_TIMEOUT_SECONDS, STRIPE_READ_TIMEOUT_SECONDS
 from lambdas.payment_api.stripe_provider import StripeProvider
 from tests.fixtures.payment_api import LEDGER_TABLE, ApiClient, create_idempotency_table, create_ledger_table
-from tests.unit.payment_api.stripe_stub import UNIT_STRIPE_KEY, FakeStripeHttp
+from tests.support.stripe_stub import UNIT_STRIPE_KEY, FakeStripeHttp
 
 IDEMPOTENCY_TABLE = "test-idempotency"
 STRIPE_KEY_PARAMETER = "/test/service/payment/stripe/secretKey"  # tests/conftest.py's STRIPE_SECRET_KEY_PARAMETER

@@ -31,10 +31,10 @@ from lambdas.payment_api.errors import (
     StateConflict,
     UnknownPayment,
 )
-from tests.api_events import FakeLambdaContext, proxy_event
 from tests.fixtures.payment_api import ApiClient, FakeProvider, sample_payment
-from tests.unit.payment_api.helpers import json_lines, metrics_emitted
-from tests.unit.payment_api.stripe_stub import (
+from tests.support.api_events import FakeLambdaContext, proxy_event
+from tests.support.emf import json_lines, metrics_emitted
+from tests.support.stripe_stub import (
     UNIT_STRIPE_KEY,
     FakeStripeHttp,
     charge_object,

@@ -29,8 +29,8 @@ from lambdas.payment_api.ledger import (
     Transition,
 )
 from lambdas.payment_api.payment_events import SOURCE, DetailType, PaymentEvent
-from tests.api_events import FakeLambdaContext
 from tests.fixtures.payment_api import LEDGER_HOLDS_INDEX, LEDGER_TABLE
+from tests.support.api_events import FakeLambdaContext
 
 S = PaymentStatus
 BUS = "payment-test"  # tests/conftest.py's PAYMENT_EVENT_BUS_NAME

@@ -32,9 +32,9 @@ from lambdas.payment_api.ledger import (
     Transition,
 )
 from lambdas.payment_api.service import PaymentService
-from tests.api_events import FakeLambdaContext
 from tests.fixtures.payment_api import FakeProvider, FlakyLedger, create_ledger_table, sample_payment
-from tests.unit.payment_api.helpers import json_lines, metrics_emitted
+from tests.support.api_events import FakeLambdaContext
+from tests.support.emf import json_lines, metrics_emitted
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel

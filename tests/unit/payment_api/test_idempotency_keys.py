@@ -14,7 +14,7 @@ from lambdas.payment_api.domain import ChargeRequest, Operation, PaymentRequest
 from lambdas.payment_api.errors import ProviderTimeout
 from lambdas.payment_api.service import charge_command, payment_command
 from tests.fixtures.payment_api import ApiClient, FakeProvider, sample_payment
-from tests.unit.payment_api.stripe_stub import FakeStripeHttp, charge_object, intent_object, refund_object
+from tests.support.stripe_stub import FakeStripeHttp, charge_object, intent_object, refund_object
 
 CHARGE = ChargeRequest(amount=12500, currency="eur", source="tok_visa", description=None, email=None)
 OLD_FRONT_END_BODY = {

@@ -33,8 +33,8 @@ from lambdas.payment_api.ledger import (
     PaymentStatus,
 )
 from lambdas.payment_api.service import PaymentService
-from tests.api_events import FakeLambdaContext, proxy_event
 from tests.fixtures.payment_api import FakeProvider, FlakyLedger, sample_payment
+from tests.support.api_events import FakeLambdaContext, proxy_event
 from tests.unit.payment_api.conftest import IDEMPOTENCY_TABLE
 
 S = PaymentStatus

@@ -23,7 +23,7 @@ from lambdas.payment_api.service import HoldOutcome, PaymentService
 from lambdas.payment_api.settings import STRIPE_CONNECT_TIMEOUT_SECONDS, STRIPE_READ_TIMEOUT_SECONDS
 from lambdas.payment_api.stripe_provider import StripeProvider
 from tests.fixtures.payment_api import ApiClient
-from tests.unit.payment_api.stripe_stub import (
+from tests.support.stripe_stub import (
     UNIT_STRIPE_KEY,
     FakeStripeHttp,
     StripeCall,

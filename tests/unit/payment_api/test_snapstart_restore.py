@@ -7,8 +7,8 @@ import os
 import boto3
 
 from tests.fixtures.payment_api import ApiClient
-from tests.snapstart_support import run_after_restore_hooks
-from tests.unit.payment_api.stripe_stub import UNIT_STRIPE_KEY, FakeStripeHttp, charge_object
+from tests.support.snapstart import run_after_restore_hooks
+from tests.support.stripe_stub import UNIT_STRIPE_KEY, FakeStripeHttp, charge_object
 
 CHARGE_BODY = {"amount": 12500, "currency": "eur", "stripeToken": "tok_visa"}
 ROTATED_KEY = "sk_test_rotated_after_the_snapshot"

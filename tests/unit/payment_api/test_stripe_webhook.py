@@ -20,9 +20,9 @@ from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
 from lambdas.payment_api.ledger import EntrySource, PaymentRecord, PaymentStatus
 from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
 from lambdas.payment_api.webhook_verification import MAX_WEBHOOK_BODY_BYTES
-from tests.api_events import FakeLambdaContext, proxy_event
 from tests.fixtures.payment_api import FakeProvider
-from tests.unit.payment_api import stripe_events as se
+from tests.support import stripe_events as se
+from tests.support.api_events import FakeLambdaContext, proxy_event
 
 S = PaymentStatus
 SECRET_PARAMETER = "/test/service/payment/stripe/webhookSecret"  # tests/conftest.py's STRIPE_WEBHOOK_SECRET_PARAMETER

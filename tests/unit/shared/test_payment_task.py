@@ -36,8 +36,8 @@ from lambdas.shared.payment_errors import (
     UnexpectedPaymentResponse,
 )
 from lambdas.shared.payment_task import TaskSettings
-from tests.api_events import FakeLambdaContext
-from tests.snapstart_support import run_after_restore_hooks
+from tests.support.api_events import FakeLambdaContext
+from tests.support.snapstart import run_after_restore_hooks
 
 # The workflow's state when it runs Collect: the old booking input, the booking id, and the fare Read Fare wrote.
 BOOKING_STATE = {

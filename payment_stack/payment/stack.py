@@ -61,12 +61,9 @@ class PaymentStack(Stack):
         self.payment_events = PaymentEvents(
             self,
             "PaymentEvents",
-            env_name=config.env_name,
             ledger=self.ledger,
             encryption_key=self.encryption_key,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            **config.function_settings,
         )
         CfnOutput(
             self,
@@ -78,13 +75,10 @@ class PaymentStack(Stack):
         self.booking_functions = BookingPaymentFunctions(
             self,
             "BookingFunctions",
-            env_name=config.env_name,
             snap_start=config.snap_start,
             payment_api=self.payment_api,
             encryption_key=self.encryption_key,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            **config.function_settings,
         )
         CfnOutput(
             self,
@@ -101,14 +95,11 @@ class PaymentStack(Stack):
         self.hold_sweeper = HoldSweeper(
             self,
             "HoldSweeper",
-            env_name=config.env_name,
             sweep_minutes=config.hold_sweep_minutes,
             abandoned_hold_minutes=config.abandoned_hold_minutes,
             ledger=self.ledger,
             encryption_key=self.encryption_key,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            **config.function_settings,
         )
         self.monitoring = PaymentMonitoring(
             self,

@@ -147,16 +147,22 @@ def test_a_sold_out_flight_ends_compensated_with_the_hold_released(
     assert open_payment(browser) == ("released", "canceled")
 
 
+def authentication_button(browser: webdriver.Chrome, console: Console, label: str) -> WebElement:
+    """Pay for a new flight with the 3-D Secure card; localstripe's Stripe.js dialog button ``label``, once shown."""
+    choose_flight(browser, console, add_flight(console, seats=3))
+    pay(browser, THREE_D_SECURE_CARD)
+    button: WebElement = WebDriverWait(browser, 30).until(
+        lambda b: b.find_element(By.XPATH, f"//button[normalize-space(text())='{label}']")
+    )
+    return button
+
+
 def test_a_3d_secure_card_is_confirmed_by_the_customer_then_booked(
     browser: webdriver.Chrome, console: Console, screenshot: Path
 ) -> None:
     # Given a flight, and a card whose bank asks for 3-D Secure
-    choose_flight(browser, console, add_flight(console, seats=3))
-    pay(browser, THREE_D_SECURE_CARD)
     # When Stripe.js asks the customer to authenticate (localstripe's dialog) and they complete it
-    complete = WebDriverWait(browser, 30).until(
-        lambda b: b.find_element(By.XPATH, "//button[normalize-space(text())='Complete authentication']")
-    )
+    complete = authentication_button(browser, console, "Complete authentication")
     assert browser.find_element(By.ID, "checkout-status").get_attribute("data-state") == "authenticating"
     complete.click()
     # Then the booking runs and is confirmed, and the payment was captured
@@ -169,11 +175,7 @@ def test_a_failed_3d_secure_authentication_books_nothing(
     browser: webdriver.Chrome, console: Console, screenshot: Path
 ) -> None:
     # Given a 3-D Secure card / When the customer fails the authentication
-    choose_flight(browser, console, add_flight(console, seats=3))
-    pay(browser, THREE_D_SECURE_CARD)
-    WebDriverWait(browser, 30).until(
-        lambda b: b.find_element(By.XPATH, "//button[normalize-space(text())='Fail authentication']")
-    ).click()
+    authentication_button(browser, console, "Fail authentication").click()
     # Then the checkout says so and no booking starts
     checkout_status = browser.find_element(By.ID, "checkout-status")
     WebDriverWait(browser, 30).until(lambda _: checkout_status.get_attribute("data-state") == "failed")

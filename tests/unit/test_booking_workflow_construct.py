@@ -21,6 +21,7 @@ from aws_cdk.assertions import Match, Template
 from payment_stack.app_builder import AppStacks, build_stacks
 from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig, load_config
+from tests.support.booking import FORWARD_PATH
 from tests.support.cdk import CDK_JSON_CONTEXT, make_app
 from tests.support.iam import statements_of_role
 
@@ -29,19 +30,6 @@ SANITISED_ENV = "feature-x"
 COLLECT_PARAMETER = f"/{SANITISED_ENV}/service/payment/function/collect"
 REFUND_PARAMETER = f"/{SANITISED_ENV}/service/payment/function/refund"
 
-FORWARD_PATH = [
-    "Validate Input",
-    "Prepare Booking",
-    "Reserve Flight",
-    "Fare Valid?",
-    "Read Fare",
-    "Reserve Booking",
-    "Collect Payment",
-    "Create Booking Reference",
-    "Confirm Booking",
-    "Notify Booking Confirmed",
-    "Booking Confirmed",
-]
 FORWARD_TASKS = ["Reserve Flight", "Reserve Booking", "Collect Payment", "Confirm Booking", "Notify Booking Confirmed"]
 # (compensation task, where its error goes, its dead-letter state, the state after it)
 COMPENSATION_STEPS = [

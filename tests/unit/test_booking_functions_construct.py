@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from payment_stack.app_builder import build_app
-from payment_stack.payment.stack import PaymentStack
-from tests.support.cdk import make_app
+from tests.support.cdk import payment_stack_for
 from tests.support.iam import actions_of, resources_in, statements_of_role
 from tests.support.templates import function_by_handler, only_logical_id, render, resources_of
 
@@ -26,13 +24,9 @@ PUBLISHER_HANDLER = "lambdas.payment_api.event_publisher.handler"
 ROUTES = {"collect": "capture", "refund": "refund"}
 
 
-def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
-    return build_app(make_app(env=env, **context), environ={})
-
-
 @pytest.fixture(scope="module")
 def template() -> Template:
-    return Template.from_stack(stack_for())
+    return Template.from_stack(payment_stack_for(ENV))
 
 
 def statements_of_function(template: Template, handler: str) -> list[dict[str, Any]]:
@@ -116,7 +110,7 @@ def test_payment_api_url_is_the_apis_prod_stage_url(template: Template, name: st
 @pytest.mark.parametrize("name", ["collect", "refund"])
 def test_log_level_override_flows_into_the_functions(name: str) -> None:
     # Given the log level overridden on the command line
-    template = Template.from_stack(stack_for(**{"payment:logLevel": "DEBUG"}))
+    template = Template.from_stack(payment_stack_for(ENV, **{"payment:logLevel": "DEBUG"}))
     # When the function's environment is read
     _, function = function_by_handler(template, HANDLERS[name])
     # Then Powertools logs at that level
@@ -129,7 +123,7 @@ def test_function_logs_go_to_its_own_log_group_with_the_configured_retention(
     name: str, env: str, days: int, policy: str
 ) -> None:
     # Given a branch environment or main
-    template = Template.from_stack(stack_for(env))
+    template = Template.from_stack(payment_stack_for(env))
     # When the function's log group is followed
     _, function = function_by_handler(template, HANDLERS[name])
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -206,8 +200,8 @@ def test_only_the_published_parameters_are_created(template: Template) -> None:
 
 def test_parameter_names_differ_between_environments() -> None:
     # Given two branch environments
-    first = Template.from_stack(stack_for("feature/one"))
-    second = Template.from_stack(stack_for("feature/two"))
+    first = Template.from_stack(payment_stack_for("feature/one"))
+    second = Template.from_stack(payment_stack_for("feature/two"))
 
     # When their parameter names are collected
     def names(template: Template) -> set[str]:

@@ -3,13 +3,11 @@ parameter name of the environment, and never a parameter's value other than the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from payment_stack.names import (
     api_route_url_parameter_name,
@@ -27,12 +25,6 @@ if TYPE_CHECKING:
 ENV = "feature-x"
 API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/"
 STRIPE_KEY = "sk_test_never_in_a_summary_51f0"
-
-
-@pytest.fixture
-def ssm() -> Iterator[SSMClient]:
-    with mock_aws():
-        yield boto3.client("ssm")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str, ssm: SSMClient | None = None) -> tuple[int, str, str]:

@@ -6,10 +6,10 @@ Alarms are found by their names (``payment-<env>-<key>``), never by hashed logic
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import App, CfnElement, Stack
+from aws_cdk import App, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -17,10 +17,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
 from payment_stack.alarms import MonitoringThresholds
-from payment_stack.app_builder import build_app
 from payment_stack.payment.event_monitoring import PaymentEventMonitoring
 from payment_stack.payment.stack import PaymentStack
-from tests.support.cdk import make_app
+from tests.support.cdk import logical_id
 from tests.support.templates import resources_of
 
 ENV = "feature-x"
@@ -35,16 +34,6 @@ EVENT_ALARM_KEYS = {
     "EventDeadLetterQueueDepth",
 }
 SERVICE = [{"Name": "service", "Value": "payment"}]
-
-
-@pytest.fixture(scope="module")
-def stack() -> PaymentStack:
-    return build_app(make_app(env=ENV), environ={})
-
-
-@pytest.fixture(scope="module")
-def template(stack: PaymentStack) -> Template:
-    return Template.from_stack(stack)
 
 
 def alarm_named(template: Template, key: str) -> dict[str, Any]:
@@ -118,7 +107,7 @@ def test_publisher_errors_and_iterator_age_alarm(template: Template) -> None:
 def test_dead_letter_queue_alarms_on_the_first_message(stack: PaymentStack, template: Template) -> None:
     # Given the publisher's dead-letter queue
     alarm = alarm_named(template, "EventDeadLetterQueueDepth")
-    queue_id = stack.get_logical_id(cast(CfnElement, stack.payment_events.dead_letter_queue.node.default_child))
+    queue_id = logical_id(stack.payment_events.dead_letter_queue)
     queue = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
     # Then its visible messages are looked at every minute, and the first one alarms
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"]) == (

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import CfnElement
 from aws_cdk.assertions import Match, Template
 
-from payment_stack.app_builder import build_app
 from payment_stack.payment.stack import PaymentStack
-from tests.support.cdk import make_app
+from tests.support.cdk import logical_id, payment_stack_for
 from tests.support.iam import actions_of, resources_in, statements_of_role
 from tests.support.templates import function_by_handler, ledger_id, only_logical_id, resources_of
 
@@ -22,27 +20,8 @@ POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE
 FOURTEEN_DAYS = 14 * 24 * 3600
 
 
-def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
-    return build_app(make_app(env=env, **context), environ={})
-
-
 def template_for(env: str = ENV, **context: Any) -> Template:
-    return Template.from_stack(stack_for(env, **context))
-
-
-@pytest.fixture(scope="module")
-def stack() -> PaymentStack:
-    return stack_for()
-
-
-@pytest.fixture(scope="module")
-def template(stack: PaymentStack) -> Template:
-    return Template.from_stack(stack)
-
-
-def failed_runs_queue_id(stack: PaymentStack) -> str:
-    """The logical id of the sweeper's failed-runs queue (the stack has other queues)."""
-    return stack.get_logical_id(cast(CfnElement, stack.hold_sweeper.failed_runs.node.default_child))
+    return Template.from_stack(payment_stack_for(env, **context))
 
 
 def role_statements(template: Template, role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,7 +100,7 @@ def test_a_failed_run_is_not_retried_by_lambda(template: Template) -> None:
 def test_a_run_lambda_gives_up_on_is_recorded_in_the_failed_runs_queue(stack: PaymentStack, template: Template) -> None:
     # Given the sweeper's asynchronous invocation configuration (Serverless-LambdaAsyncFailureDestination)
     sweeper_id, _ = function_by_handler(template, SWEEPER_HANDLER)
-    queue_arn = {"Fn::GetAtt": [failed_runs_queue_id(stack), "Arn"]}
+    queue_arn = {"Fn::GetAtt": [logical_id(stack.hold_sweeper.failed_runs), "Arn"]}
     # Then a failed run (or one Lambda drops unrun) goes to the failed-runs queue, still without a retry
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
@@ -139,9 +118,9 @@ def test_a_run_lambda_gives_up_on_is_recorded_in_the_failed_runs_queue(stack: Pa
 @pytest.mark.parametrize(("env", "deletion_policy"), [(ENV, "Delete"), ("prod", "Retain")])
 def test_failed_runs_queue_is_encrypted_ssl_only_and_keeps_records_14_days(env: str, deletion_policy: str) -> None:
     # Given a branch or prod
-    stack = stack_for(env)
+    stack = payment_stack_for(env)
     template = Template.from_stack(stack)
-    queue_id = failed_runs_queue_id(stack)
+    queue_id = logical_id(stack.hold_sweeper.failed_runs)
     queue = resources_of(template, "AWS::SQS::Queue")[queue_id]
     # Then the queue is encrypted by SQS, keeps a record 14 days and follows the environment's removal policy
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -192,7 +171,7 @@ def test_sweeper_may_send_to_its_failed_runs_queue_only(stack: PaymentStack, tem
     # Then its only SQS rights are the ones Lambda sends a failed run's record with, on the failed-runs queue
     (sqs_statement,) = [s for s in statements if any(a.startswith("sqs:") for a in actions_of(s))]
     assert set(actions_of(sqs_statement)) == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
-    assert resources_in(sqs_statement) == [{"Fn::GetAtt": [failed_runs_queue_id(stack), "Arn"]}]
+    assert resources_in(sqs_statement) == [{"Fn::GetAtt": [logical_id(stack.hold_sweeper.failed_runs), "Arn"]}]
 
 
 def test_sweeper_reads_the_stripe_key_parameter_only(template: Template) -> None:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import CfnElement
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from payment_stack.app_builder import build_app
 from payment_stack.config import ConfigError
-from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
-from tests.support.cdk import make_app
+from tests.support.cdk import logical_id, payment_stack_for
 from tests.support.iam import accept_in_test, actions_of, resources_in, statements_of_role
-from tests.support.templates import only_logical_id, render, resources_of
+from tests.support.templates import function_by_handler, only_logical_id, render, resources_of
 
 ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"
@@ -34,15 +31,6 @@ BUSINESS_VARIABLES = {
 }
 
 
-def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
-    return build_app(make_app(env=env, **context), environ={})
-
-
-@pytest.fixture(scope="module")
-def template() -> Template:
-    return Template.from_stack(stack_for())
-
-
 def methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
     """``(path part, HTTP method)`` → the Method's properties, following ``ResourceId`` to the Resource's PathPart."""
     resources = resources_of(template, "AWS::ApiGateway::Resource")
@@ -56,13 +44,7 @@ def methods_by_route(template: Template) -> dict[tuple[str, str], dict[str, Any]
 
 
 def api_function(template: Template) -> tuple[str, dict[str, Any]]:
-    functions = {
-        logical_id: resource
-        for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
-        if resource["Properties"]["Handler"] == API_HANDLER
-    }
-    assert len(functions) == 1, f"expected one payment API function, found {sorted(functions)}"
-    return next(iter(functions.items()))
+    return function_by_handler(template, API_HANDLER)
 
 
 def api_function_statements(template: Template) -> list[dict[str, Any]]:
@@ -161,7 +143,7 @@ def test_api_gateway_may_invoke_the_function_from_stage_prod_only_and_not_from_t
 def test_charge_preflight_allows_the_configured_origins_and_the_idempotency_header() -> None:
     # Given three configured front-end origins
     origins = ["https://a.example.com", "https://b.example.com", "https://c.example.com"]
-    template = Template.from_stack(stack_for(**{"payment:corsAllowedOrigins": ",".join(origins)}))
+    template = Template.from_stack(payment_stack_for(**{"payment:corsAllowedOrigins": ",".join(origins)}))
     # When the /charge OPTIONS integration response is read
     preflight = methods_by_route(template)[("charge", "OPTIONS")]
     (response,) = preflight["Integration"]["IntegrationResponses"]
@@ -257,7 +239,7 @@ def test_execution_logs_go_to_a_log_group_the_stack_owns(template: Template) -> 
 
 def test_without_the_cloud_watch_role_there_is_no_execution_logging() -> None:
     # Given local mode's setting (no account-level role: moto has no AWS::ApiGateway::Account)
-    template = Template.from_stack(stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
+    template = Template.from_stack(payment_stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
     # Then no method logs executions, and no execution log group is created (the synth still passes cdk-nag:
     # APIG6 and PCI execution logging are accepted for this setting only)
     assert all("LoggingLevel" not in setting for setting in method_settings(template).values())
@@ -304,7 +286,7 @@ def test_charge_throttling_must_be_stricter_than_the_stage() -> None:
     # Given /charge limits above the stage's
     # Then the synth stops with a message naming both settings
     with pytest.raises(ConfigError, match=r"chargeThrottleRateLimit.*apiThrottleRateLimit"):
-        stack_for(**{"payment:chargeThrottleRateLimit": "60"})
+        payment_stack_for(**{"payment:chargeThrottleRateLimit": "60"})
 
 
 def test_access_logs_go_to_their_own_log_group(template: Template) -> None:
@@ -321,7 +303,7 @@ def test_access_logs_go_to_their_own_log_group(template: Template) -> None:
 
 def test_throttling_override_flows_to_the_stage() -> None:
     # Given throttling overridden on the command line
-    stack = stack_for(
+    stack = payment_stack_for(
         **{
             "payment:apiThrottleRateLimit": "7",
             "payment:apiThrottleBurstLimit": "9",
@@ -522,7 +504,7 @@ def test_function_uses_dynamodb_items_of_the_idempotency_table_and_the_ledger_on
 )
 def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, method_path: str) -> None:
     # Given a role in the stack (with a managed policy, as the app's roles: cdk-nag refuses inline policies)
-    stack = stack_for()
+    stack = payment_stack_for()
     role = ManagedPolicyRole(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="x")
     # When it is granted one route
     grants = {
@@ -534,8 +516,7 @@ def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, method_p
     if method_path.endswith("*"):
         # Any id of the path parameter: cdk-nag's IAM5 flags the wildcard, which a real grantee must accept too.
         api_id, stage_id = (
-            stack.get_logical_id(cast(CfnElement, c.node.default_child))
-            for c in (stack.payment_api.rest_api, stack.payment_api.stage)
+            logical_id(construct) for construct in (stack.payment_api.rest_api, stack.payment_api.stage)
         )
         accept_in_test(
             role,
@@ -544,7 +525,7 @@ def test_grant_allows_invoking_one_route_on_stage_prod_only(route: str, method_p
         )
     template = Template.from_stack(stack)
     # Then it may execute-api:Invoke that one method of stage Prod (GET /payments/{id}: for any id), nothing else
-    role_id = stack.get_logical_id(cast(CfnElement, role.node.default_child))
+    role_id = logical_id(role)
     (statement,) = statements_of_role(template, role_id)
     assert actions_of(statement) == ["execute-api:Invoke"]
     (resource,) = resources_in(statement)
@@ -575,7 +556,7 @@ def test_idempotency_table_is_on_demand_with_ttl_and_point_in_time_recovery(temp
 @pytest.mark.parametrize(("env", "policy"), [("feature-x", "Delete"), ("main", "Retain")])
 def test_idempotency_table_follows_the_environments_removal_policy(env: str, policy: str) -> None:
     # Given a branch environment or main
-    template = Template.from_stack(stack_for(env))
+    template = Template.from_stack(payment_stack_for(env))
     # Then the table is deleted with a branch stack and kept for main
     template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": policy, "UpdateReplacePolicy": policy})
 
@@ -588,7 +569,7 @@ def test_cloudwatch_role_is_created_by_default(template: Template) -> None:
 
 def test_cloudwatch_role_can_be_turned_off_for_local_mode() -> None:
     # Given apiGatewayCloudWatchRole false (local mode: moto has no AWS::ApiGateway::Account)
-    template = Template.from_stack(stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
+    template = Template.from_stack(payment_stack_for(**{"payment:apiGatewayCloudWatchRole": "false"}))
     # Then no account-level resource or its role is created, and the API is still there
     template.resource_count_is("AWS::ApiGateway::Account", 0)
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import CfnElement, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from payment_stack.app_builder import build_app
 from payment_stack.payment.events import DETAIL_TYPES, SOURCE
 from payment_stack.payment.stack import PaymentStack
-from tests.support.cdk import make_app
+from tests.support.cdk import logical_id, make_app, payment_stack_for
 from tests.support.iam import accept_in_test, actions_of, resources_in, statements_of_role
 from tests.support.templates import function_by_handler, ledger_id, only_logical_id, resources_of
 
@@ -25,25 +25,6 @@ API_HANDLER = "lambdas.payment_api.handler.handler"
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 FOURTEEN_DAYS = 14 * 24 * 3600
 STREAM_RETENTION_SECONDS = 24 * 3600
-
-
-def stack_for(env: str = ENV, **context: Any) -> PaymentStack:
-    return build_app(make_app(env=env, **context), environ={})
-
-
-@pytest.fixture(scope="module")
-def stack() -> PaymentStack:
-    return stack_for()
-
-
-@pytest.fixture(scope="module")
-def template(stack: PaymentStack) -> Template:
-    return Template.from_stack(stack)
-
-
-def dead_letter_queue_id(stack: PaymentStack) -> str:
-    """The logical id of the publisher's dead-letter queue (the stack has other queues)."""
-    return stack.get_logical_id(cast(CfnElement, stack.payment_events.dead_letter_queue.node.default_child))
 
 
 def publisher_statements(template: Template) -> list[dict[str, Any]]:
@@ -100,7 +81,7 @@ def test_publisher_reads_the_ledger_stream_in_order_and_retries_until_the_dead_l
     (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
     properties = mapping["Properties"]
     publisher_id, _ = function_by_handler(template, PUBLISHER_HANDLER)
-    queue_id = dead_letter_queue_id(stack)
+    queue_id = logical_id(stack.payment_events.dead_letter_queue)
     # Then it feeds the publisher the ledger's stream from its oldest record, 10 records a batch
     assert properties["FunctionName"] == {"Ref": publisher_id}
     assert properties["EventSourceArn"] == {"Fn::GetAtt": [ledger_id(template), "StreamArn"]}
@@ -120,7 +101,7 @@ def test_dead_letter_queue_is_encrypted_ssl_only_and_keeps_messages_14_days(
     stack: PaymentStack, template: Template
 ) -> None:
     # Given the publisher's dead-letter queue
-    queue_id = dead_letter_queue_id(stack)
+    queue_id = logical_id(stack.payment_events.dead_letter_queue)
     queue = resources_of(template, "AWS::SQS::Queue")[queue_id]
     # Then it is encrypted by SQS and keeps a failed batch's description for 14 days
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -179,7 +160,7 @@ def test_publisher_reads_the_stream_never_the_table_and_sends_to_its_dead_letter
     # Given the publisher's IAM statements
     statements = publisher_statements(template)
     stream_arn = {"Fn::GetAtt": [ledger_id(template), "StreamArn"]}
-    queue_arn = {"Fn::GetAtt": [dead_letter_queue_id(stack), "Arn"]}
+    queue_arn = {"Fn::GetAtt": [logical_id(stack.payment_events.dead_letter_queue), "Arn"]}
     # Then it reads the ledger's stream (ListStreams supports no resource-level permissions: "*"), no item action
     assert actions_by_resource(statements, "dynamodb:") == {
         json.dumps(stream_arn, sort_keys=True): {
@@ -215,7 +196,7 @@ def target_queue(stack: Stack) -> tuple[str, targets.SqsQueue]:
     queue = sqs.Queue(stack, "SubscriberQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
     # A test queue without a dead-letter queue of its own; the app's rules are checked as everywhere else.
     accept_in_test(queue, "AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy")
-    return stack.get_logical_id(cast(CfnElement, queue.node.default_child)), targets.SqsQueue(queue)
+    return logical_id(queue), targets.SqsQueue(queue)
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +280,7 @@ def test_subscribe_refuses_unknown_detail_types_and_empty_lists(
     detail_types: list[str], booking_ids: list[str] | None, message: str
 ) -> None:
     # Given the payment events of a stack
-    stack = stack_for()
+    stack = payment_stack_for()
     # Then a rule for a type the publisher never puts (or for nothing) is refused before anything is created
     with pytest.raises(ValueError, match=message):
         stack.payment_events.subscribe(stack, "Bad", detail_types=detail_types, targets=[], booking_ids=booking_ids)

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_cdk import CfnElement
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from lambdas.payment_api.dynamodb_ledger import table_definition
-from payment_stack.app_builder import build_app
 from payment_stack.payment.ledger import HOLDS_INDEX_NAME
 from payment_stack.payment.stack import PaymentStack
 from payment_stack.roles import ManagedPolicyRole
-from tests.support.cdk import make_app
+from tests.support.cdk import logical_id, payment_stack_for
 from tests.support.iam import statements_of_role
 from tests.support.templates import resources_of
-
-
-def stack_for(env: str = "feature-x", **context: Any) -> PaymentStack:
-    return build_app(make_app(env=env, **context), environ={})
-
-
-@pytest.fixture(scope="module")
-def stack() -> PaymentStack:
-    return stack_for()
-
-
-@pytest.fixture(scope="module")
-def template(stack: PaymentStack) -> Template:
-    return Template.from_stack(stack)
 
 
 def ledger_table(template: Template) -> tuple[str, dict[str, Any]]:
@@ -76,7 +60,7 @@ def test_ledger_is_on_demand_encrypted_restorable_and_named_by_cloudformation(te
 @pytest.mark.parametrize(("env", "policy"), [("feature-x", "Delete"), ("main", "Retain"), ("prod", "Retain")])
 def test_ledger_follows_the_environments_removal_policy(env: str, policy: str) -> None:
     # Given a branch environment, main or prod
-    _, table = ledger_table(Template.from_stack(stack_for(env)))
+    _, table = ledger_table(Template.from_stack(payment_stack_for(env)))
     # Then the ledger is deleted with a branch stack and kept where removalPolicy is retain
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == (policy, policy)
     # And a kept ledger is protected against deletion too
@@ -97,21 +81,21 @@ def test_environment_names_the_table_and_the_index(stack: PaymentStack) -> None:
     ledger = stack.ledger
     # Then the variables the functions find it by are the runtime's names: the table's name and the index's
     resolved = stack.resolve(ledger.environment)
-    table_id = stack.get_logical_id(cast(CfnElement, ledger.table.node.default_child))
+    table_id = logical_id(ledger.table)
     assert resolved == {"LEDGER_TABLE_NAME": {"Ref": table_id}, "LEDGER_HOLDS_INDEX_NAME": "holds-by-age"}
     assert ledger.holds_index_name == "holds-by-age"
 
 
 def test_grant_read_allows_get_item_on_the_table_only() -> None:
     # Given a role in the stack (a managed policy, as the app's roles)
-    stack = stack_for()
+    stack = payment_stack_for()
     role = ManagedPolicyRole(stack, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="x")
     # When it is granted reading
     assert stack.ledger.grant_read(role).success
     template = Template.from_stack(stack)
     # Then it may GetItem on the ledger table, not on its index and nothing else
     table_id, _ = ledger_table(template)
-    role_id = stack.get_logical_id(cast(CfnElement, role.node.default_child))
+    role_id = logical_id(role)
     assert statements_of_role(template, role_id) == [
         {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [table_id, "Arn"]}}
     ]

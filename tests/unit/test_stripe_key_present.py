@@ -3,13 +3,11 @@ operator's key is never overwritten; a parameter of the wrong type stops it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from payment_stack.names import stripe_secret_key_parameter_name
 from scripts import stripe_key_present
@@ -20,12 +18,6 @@ if TYPE_CHECKING:
 
 ENV = "feature-x"
 KEY = "sk_test_operator_put_this_93ad"
-
-
-@pytest.fixture
-def ssm() -> Iterator[SSMClient]:
-    with mock_aws():
-        yield boto3.client("ssm")
 
 
 def test_an_environment_without_its_key_is_absent(ssm: SSMClient, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,6 @@ import boto3
 import pytest
 import stripe
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from lambdas.payment_api.webhook_events import WEBHOOK_EVENT_TYPES
 from payment_stack.names import (
@@ -34,12 +33,6 @@ SSM_STRIPE_KEY = "sk_test_from_ssm_7d1e"
 NEW_ENDPOINT_SECRET = "whsec_created_by_stripe_5b2a9c"
 WEBHOOK_SECRET = "whsec_operator_put_this_0c3f"
 OLD_WEBHOOK_SECRET = "whsec_operator_rolled_this_8e41"
-
-
-@pytest.fixture
-def ssm() -> Iterator[SSMClient]:
-    with mock_aws():
-        yield boto3.client("ssm")
 
 
 @pytest.fixture(autouse=True)

@@ -64,14 +64,23 @@ def fake_stripe(monkeypatch: pytest.MonkeyPatch) -> FakeStripeHttp:
 
 
 @pytest.fixture
+def stripe_api_base() -> str | None:
+    """The ``api_base`` ``stripe_backed_api`` is built with: Stripe's own URL (a module may override this)."""
+    return None
+
+
+@pytest.fixture
 def stripe_backed_api(
-    api_module: ModuleType, fake_stripe: FakeStripeHttp, monkeypatch: pytest.MonkeyPatch
+    api_module: ModuleType,
+    fake_stripe: FakeStripeHttp,
+    stripe_api_base: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> ApiClient:
-    """The real handler and StripeProvider (as ``payment_service`` builds it, with a stub key source), Stripe's
-    HTTP answered offline by ``fake_stripe``."""
+    """The real handler and StripeProvider (as ``payment_service`` builds it, with a stub key source and
+    ``stripe_api_base``), Stripe's HTTP answered offline by ``fake_stripe``."""
     provider = StripeProvider(
         key_source=lambda: UNIT_STRIPE_KEY,
-        api_base=None,
+        api_base=stripe_api_base,
         connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
     )

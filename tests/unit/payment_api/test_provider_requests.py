@@ -19,12 +19,9 @@ import pytest
 
 from lambdas.payment_api.dynamodb_ledger import DynamoDBLedger
 from lambdas.payment_api.ledger import EntrySource, PaymentRecord, PaymentStatus
-from lambdas.payment_api.service import HoldOutcome, PaymentService
-from lambdas.payment_api.settings import STRIPE_CONNECT_TIMEOUT_SECONDS, STRIPE_READ_TIMEOUT_SECONDS
-from lambdas.payment_api.stripe_provider import StripeProvider
+from lambdas.payment_api.service import HoldOutcome
 from tests.fixtures.payment_api import ApiClient
 from tests.support.stripe_stub import (
-    UNIT_STRIPE_KEY,
     FakeStripeHttp,
     StripeCall,
     charge_object,
@@ -49,25 +46,10 @@ LOCAL_API_BASE = "http://127.0.0.1:8420"  # local mode's STRIPE_API_BASE (locals
 
 
 @pytest.fixture(params=[None, LOCAL_API_BASE], ids=["stripe", "api-base"])
-def api_base(request: pytest.FixtureRequest) -> str | None:
+def stripe_api_base(request: pytest.FixtureRequest) -> str | None:
+    """Overrides conftest's: ``stripe_backed_api`` is built with and without an ``api_base``, and every test here
+    holds for both."""
     return cast("str | None", request.param)
-
-
-@pytest.fixture
-def stripe_backed_api(
-    api_module: ModuleType, fake_stripe: FakeStripeHttp, api_base: str | None, monkeypatch: pytest.MonkeyPatch
-) -> ApiClient:
-    """conftest's ``stripe_backed_api`` (the real handler and StripeProvider, Stripe's HTTP answered offline), built
-    with and without an ``api_base``: every test here holds for both."""
-    provider = StripeProvider(
-        key_source=lambda: UNIT_STRIPE_KEY,
-        api_base=api_base,
-        connect_timeout=STRIPE_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=STRIPE_READ_TIMEOUT_SECONDS,
-    )
-    service = PaymentService(provider, api_module.payment_ledger)
-    monkeypatch.setattr(api_module, "payment_service", lambda: service)
-    return ApiClient(api_module)
 
 
 @pytest.fixture
@@ -286,32 +268,12 @@ def test_a_payment_intent_is_captured_with_one_post_that_expands_its_charge(
 
 
 @pytest.mark.parametrize(
-    ("intent", "body", "params", "key"),
+    ("intent", "body", "amount", "key"),
     [
-        pytest.param(
-            False, {}, {"charge": "ch_stub1", "amount": "12500"}, "refund:ch_stub1:full:refund:12500", id="charge-full"
-        ),
-        pytest.param(
-            False,
-            {"amount": 4000},
-            {"charge": "ch_stub1", "amount": "4000"},
-            "refund:ch_stub1:4000:refund:4000",
-            id="charge-partial",
-        ),
-        pytest.param(
-            True,
-            {},
-            {"payment_intent": "pi_stub1", "amount": "5000"},
-            "refund:pi_stub1:full:refund:5000",
-            id="intent-full",
-        ),
-        pytest.param(
-            True,
-            {"amount": 1500},
-            {"payment_intent": "pi_stub1", "amount": "1500"},
-            "refund:pi_stub1:1500:refund:1500",
-            id="intent-partial",
-        ),
+        pytest.param(False, {}, 12500, "refund:ch_stub1:full:refund:12500", id="charge-full"),
+        pytest.param(False, {"amount": 4000}, 4000, "refund:ch_stub1:4000:refund:4000", id="charge-partial"),
+        pytest.param(True, {}, 5000, "refund:pi_stub1:full:refund:5000", id="intent-full"),
+        pytest.param(True, {"amount": 1500}, 1500, "refund:pi_stub1:1500:refund:1500", id="intent-partial"),
     ],
 )
 def test_a_captured_payment_is_refunded_with_one_post_naming_the_amount(
@@ -321,23 +283,22 @@ def test_a_captured_payment_is_refunded_with_one_post_naming_the_amount(
     ledger: DynamoDBLedger,
     intent: bool,
     body: dict[str, int],
-    params: dict[str, str],
+    amount: int,
     key: str,
 ) -> None:
     # Given a payment the API captured (so the ledger knows how much was taken)
     payment_id = capture_recorded(stripe_backed_api, fake_stripe, intent=intent)
-    fake_stripe.routes[("POST", "/v1/refunds")] = (
-        200,
-        refund_object(charge_id=payment_id, amount=int(params["amount"])),
-    )
+    fake_stripe.routes[("POST", "/v1/refunds")] = (200, refund_object(charge_id=payment_id, amount=amount))
     # When it is refunded
     status, _, answer = stripe_backed_api.post("/refund", {"chargeId": payment_id, **body})
-    # Then one POST asks for an explicit amount: what is left unless the client named less
+    # Then one POST names the payment (a Charge, or a PaymentIntent: Stripe refunds its charge) and an explicit
+    # amount: what is left unless the client named less
     assert status == 200, answer
     call = only_request(fake_stripe)
+    params = {"payment_intent" if intent else "charge": payment_id, "amount": str(amount)}
     assert (call.method, call.path, call.idempotency_key, call.params) == ("POST", "/v1/refunds", key, params)
     assert answer["createdRefund"]["kind"] == "refund"
-    assert stored(ledger, payment_id).refunded_amount == int(params["amount"])
+    assert stored(ledger, payment_id).refunded_amount == amount
 
 
 def test_a_payment_intent_hold_is_released_by_cancelling_it(
@@ -397,7 +358,10 @@ def test_a_charge_captured_behind_the_ledgers_back_is_never_released_by_a_refund
 
 
 def test_an_api_base_changes_only_where_the_requests_go(
-    stripe_backed_api: ApiClient, fake_stripe: FakeStripeHttp, api_base: str | None, monkeypatch: pytest.MonkeyPatch
+    stripe_backed_api: ApiClient,
+    fake_stripe: FakeStripeHttp,
+    stripe_api_base: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the transport's URLs recorded (the other tests assert the requests, identical for both configurations)
     urls: list[str] = []
@@ -419,7 +383,8 @@ def test_an_api_base_changes_only_where_the_requests_go(
         status, _, answer = stripe_backed_api.post("/charge", body)
         assert status == 200, answer
     # Then each is one request to the configured base URL (Stripe's own without one), and nothing else
-    assert urls == [f"{api_base or STRIPE_URL}/v1/charges", f"{api_base or STRIPE_URL}/v1/payment_intents"]
+    base = stripe_api_base or STRIPE_URL
+    assert urls == [f"{base}/v1/charges", f"{base}/v1/payment_intents"]
 
 
 # --- when the ledger cannot decide alone: one GET ------------------------------------------------------------------

@@ -14,6 +14,7 @@ retries is sent, with the charge id and its error, to the dead-letter queue, and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -62,28 +63,28 @@ from payment_stack.booking.timing import (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
 class BookingSaga:
     """Builds the saga's states in ``scope`` (the workflow construct) from the custom ``steps`` and built-in ``tasks``.
 
     Each custom step takes the place of its built-in task and gets that task's Retry (``retry``) and Catch.
     """
 
-    def __init__(self, scope: Construct, *, steps: BookingSteps, tasks: BuiltInTasks, retry: RetryTiming) -> None:
-        self._scope = scope
-        self._steps = steps
-        self._tasks = tasks
-        self._retry = retry
+    scope: Construct
+    steps: BookingSteps
+    tasks: BuiltInTasks
+    retry: RetryTiming
 
     def definition(self, *, collect_function: lambda_.IFunction, refund_function: lambda_.IFunction) -> sfn.IChainable:
         """The whole graph, starting at Validate Input."""
         compensation = self._compensation(refund_function=refund_function)
         forward = self._forward(compensation, collect_function=collect_function)
         return (
-            sfn.Choice(self._scope, VALIDATE_INPUT, comment="Fail fast, before any side effect, on a malformed input")
+            sfn.Choice(self.scope, VALIDATE_INPUT, comment="Fail fast, before any side effect, on a malformed input")
             .when(_valid_input(), forward)
             .otherwise(
                 sfn.Fail(
-                    self._scope,
+                    self.scope,
                     INVALID_BOOKING_INPUT,
                     error=INVALID_BOOKING_INPUT_ERROR,
                     cause="The booking input needs outboundFlightId, customerId, chargeId (ch_... or pi_...), name "
@@ -96,7 +97,7 @@ class BookingSaga:
 
     def _forward(self, compensation: sfn.IChainable, *, collect_function: lambda_.IFunction) -> sfn.IChainable:
         """Prepare Booking -> Reserve Flight -> Fare Valid? -> the priced booking, or Fare Unavailable."""
-        steps, tasks = self._steps, self._tasks
+        steps, tasks = self.steps, self.tasks
         reserve_flight = steps.reserve_flight or tasks.reserve_flight()
         reserve_booking = steps.reserve_booking or tasks.reserve_booking()
         collect = tasks.payment_task(
@@ -106,17 +107,12 @@ class BookingSaga:
         notify_confirmed = steps.notify_confirmed or tasks.notify(
             NOTIFY_BOOKING_CONFIRMED,
             status="CONFIRMED",
-            content={
-                "bookingId": sfn.JsonPath.string_at("$.bookingId"),
-                "customerId": sfn.JsonPath.string_at("$.customerId"),
-                "outboundFlightId": sfn.JsonPath.string_at("$.outboundFlightId"),
-                "bookingReference": sfn.JsonPath.string_at(BOOKING_REFERENCE_PATH),
-            },
+            content=_strings_at("bookingId", "customerId", "outboundFlightId", bookingReference=BOOKING_REFERENCE_PATH),
         )
-        self._retry.add_to(reserve_flight, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
-        self._retry.add_to(reserve_booking, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
-        self._retry.add_to(confirm, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
-        self._retry.add_to(notify_confirmed, SNS_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(reserve_flight, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(reserve_booking, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(confirm, DYNAMODB_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(notify_confirmed, SNS_RETRYABLE_ERRORS, FORWARD_SERVICE_MAX_ATTEMPTS)
         # Collect's own retries are added by payment_task.
         for task in (reserve_flight, reserve_booking, collect, confirm, notify_confirmed):
             task.add_catch(compensation, errors=[sfn.Errors.ALL], result_path="$.error")
@@ -129,23 +125,20 @@ class BookingSaga:
             .next(create_reference)
             .next(confirm)
             .next(notify_confirmed)
-            .next(sfn.Succeed(self._scope, BOOKING_CONFIRMED))
+            .next(sfn.Succeed(self.scope, BOOKING_CONFIRMED))
         )
         fare_unavailable = self._fare_unavailable().next(compensation)
         return (
             sfn.Pass(
-                self._scope,
+                self.scope,
                 PREPARE_BOOKING,
                 comment="The booking id is the execution name; only the known input fields go on",
-                parameters={
-                    **{field: sfn.JsonPath.string_at(f"$.{field}") for field in INPUT_FIELDS},
-                    "bookingId": sfn.JsonPath.execution_name,
-                },
+                parameters={**_strings_at(*INPUT_FIELDS), "bookingId": sfn.JsonPath.execution_name},
             )
             .next(reserve_flight)
             .next(
                 sfn.Choice(
-                    self._scope, FARE_VALID, comment="Collect captures exactly the flight's fare: it must be sound"
+                    self.scope, FARE_VALID, comment="Collect captures exactly the flight's fare: it must be sound"
                 )
                 .when(_valid_fare(), priced)
                 .otherwise(fare_unavailable)
@@ -155,7 +148,7 @@ class BookingSaga:
     def _create_reference(self) -> sfn.Pass:
         """Intrinsic functions in JSONPath: 8 hex digits of a UUID, made once so that Confirm's retries reuse it."""
         return sfn.Pass(
-            self._scope,
+            self.scope,
             CREATE_BOOKING_REFERENCE,
             comment="A short, human-friendly booking reference",
             parameters={
@@ -168,7 +161,7 @@ class BookingSaga:
         """The seat is taken: a flight without a fare goes to the compensation like a failed task, so the seat is
         released and the hold too (no booking was reserved yet)."""
         return sfn.Pass(
-            self._scope,
+            self.scope,
             FARE_UNAVAILABLE,
             comment="Record the failure as a Catch would, then compensate",
             parameters={
@@ -186,18 +179,12 @@ class BookingSaga:
 
         Built from the end backwards: each step needs the one after it.
         """
-        steps, tasks = self._steps, self._tasks
+        steps, tasks = self.steps, self.tasks
         end = self._compensation_end()
         notify_failed = steps.notify_failed or tasks.notify(
             NOTIFY_BOOKING_FAILED,
             status="CANCELLED",
-            content={
-                "bookingId": sfn.JsonPath.string_at("$.bookingId"),
-                "customerId": sfn.JsonPath.string_at("$.customerId"),
-                "chargeId": sfn.JsonPath.string_at("$.chargeId"),
-                "outboundFlightId": sfn.JsonPath.string_at("$.outboundFlightId"),
-                "error": sfn.JsonPath.string_at("$.error.Error"),
-            },
+            content=_strings_at("bookingId", "customerId", "chargeId", "outboundFlightId", error="$.error.Error"),
         )
         self._compensation_step(
             notify_failed,
@@ -207,53 +194,46 @@ class BookingSaga:
             then=end,
         )
 
-        release_seat = steps.release_seat or tasks.release_seat()
-        self._compensation_step(
-            release_seat,
-            step=RELEASE_FLIGHT_SEAT,
-            errors=DYNAMODB_RETRYABLE_ERRORS,
-            error_key="releaseSeatError",
-            then=notify_failed,
-        )
-        seat_reserved = (
-            sfn.Choice(self._scope, SEAT_RESERVED)
-            .when(sfn.Condition.is_present(SEAT_RESERVATION_PATH), release_seat)
-            .otherwise(notify_failed)
-        )
-
-        cancel_booking = steps.cancel_booking or tasks.cancel_booking()
-        self._compensation_step(
-            cancel_booking,
-            step=CANCEL_BOOKING,
-            errors=DYNAMODB_RETRYABLE_ERRORS,
-            error_key="cancelBookingError",
-            then=seat_reserved,
-        )
-        booking_reserved = (
-            sfn.Choice(self._scope, BOOKING_RESERVED)
-            .when(sfn.Condition.is_present(BOOKING_RESERVATION_PATH), cancel_booking)
-            .otherwise(seat_reserved)
-        )
-        return self._refund(refund_function, then=booking_reserved)
+        # Undo what the forward path reserved, the latest first; each marker says whether it was (see BookingSteps).
+        then: sfn.IChainable = notify_failed
+        for reserved, marker, undo, step, error_key in (
+            (
+                SEAT_RESERVED,
+                SEAT_RESERVATION_PATH,
+                steps.release_seat or tasks.release_seat(),
+                RELEASE_FLIGHT_SEAT,
+                "releaseSeatError",
+            ),
+            (
+                BOOKING_RESERVED,
+                BOOKING_RESERVATION_PATH,
+                steps.cancel_booking or tasks.cancel_booking(),
+                CANCEL_BOOKING,
+                "cancelBookingError",
+            ),
+        ):
+            self._compensation_step(undo, step=step, errors=DYNAMODB_RETRYABLE_ERRORS, error_key=error_key, then=then)
+            then = sfn.Choice(self.scope, reserved).when(sfn.Condition.is_present(marker), undo).otherwise(then)
+        return self._refund(refund_function, then=then)
 
     def _compensation_end(self) -> sfn.Choice:
         """Booking Failed, or Compensation Not Recorded when even the dead-letter queue could not take a step."""
         not_recorded = sfn.Fail(
-            self._scope,
+            self.scope,
             COMPENSATION_NOT_RECORDED,
             error=COMPENSATION_NOT_RECORDED_ERROR,
             cause="The booking failed, a compensation step failed, and sending it to the dead-letter queue failed "
             "too: see this execution's history",
         )
         booking_failed = sfn.Fail(
-            self._scope,
+            self.scope,
             BOOKING_FAILED,
             error=BOOKING_FAILED_ERROR,
             cause="The booking failed and was compensated: payment refunded or hold released (or the case sent to "
             "the dead-letter queue), booking cancelled, seat released",
         )
         return (
-            sfn.Choice(self._scope, COMPENSATION_RECORDED)
+            sfn.Choice(self.scope, COMPENSATION_RECORDED)
             .when(sfn.Condition.is_present("$.deadLetterError"), not_recorded)
             .otherwise(booking_failed)
         )
@@ -261,7 +241,7 @@ class BookingSaga:
     def _refund(self, refund_function: lambda_.IFunction, *, then: sfn.IChainable) -> sfn.TaskStateBase:
         """Refund always runs: it refunds a capture or releases the hold the front-end's /charge created, whichever
         step failed. Already refunded or released (PaymentConflict) means nothing is owed: carry on."""
-        refund = self._tasks.payment_task(
+        refund = self.tasks.payment_task(
             REFUND_PAYMENT, function=refund_function, result_path="$.refund", max_attempts=REFUND_MAX_ATTEMPTS
         )
         refund.add_catch(then, errors=[PAYMENT_CONFLICT], result_path="$.refundConflict")
@@ -282,7 +262,7 @@ class BookingSaga:
         error_key: str,
         then: sfn.IChainable,
     ) -> None:
-        self._retry.add_to(task, errors, COMPENSATION_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(task, errors, COMPENSATION_SERVICE_MAX_ATTEMPTS)
         task.add_catch(
             self._dead_letter(step, error_key=error_key, then=then),
             errors=[sfn.Errors.ALL],
@@ -292,11 +272,19 @@ class BookingSaga:
 
     def _dead_letter(self, step: str, *, error_key: str, then: sfn.IChainable) -> sfn.TaskStateBase:
         """Sends what a human needs to finish ``step`` by hand to the dead-letter queue, then goes on to ``then``."""
-        send = self._tasks.dead_letter(step, error_key=error_key)
+        send = self.tasks.dead_letter(step, error_key=error_key)
         # Even the queue failing must not stop the compensation; the execution then ends in its own Fail state.
         send.add_catch(then, errors=[sfn.Errors.ALL], result_path="$.deadLetterError")
         send.next(then)
         return send
+
+
+def _strings_at(*fields: str, **at_paths: str) -> dict[str, str]:
+    """The top-level string ``fields`` of the state, each under its own name, then those at ``at_paths`` (name=path)."""
+    return {
+        **{field: sfn.JsonPath.string_at(f"$.{field}") for field in fields},
+        **{name: sfn.JsonPath.string_at(path) for name, path in at_paths.items()},
+    }
 
 
 def _valid_input() -> sfn.Condition:

@@ -63,32 +63,23 @@ class RetryTiming:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
 class BuiltInTasks:
     """Creates the saga's built-in tasks in ``scope`` (the workflow construct), named after their states."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        *,
-        retry: RetryTiming,
-        flights_table: dynamodb.ITable,
-        bookings_table: dynamodb.ITable,
-        notifications_topic: sns.ITopic,
-        dead_letter_queue: sqs.IQueue,
-    ) -> None:
-        self._scope = scope
-        self._retry = retry
-        self._flights_table = flights_table
-        self._bookings_table = bookings_table
-        self._notifications_topic = notifications_topic
-        self._dead_letter_queue = dead_letter_queue
+    scope: Construct
+    retry: RetryTiming
+    flights_table: dynamodb.ITable
+    bookings_table: dynamodb.ITable
+    notifications_topic: sns.ITopic
+    dead_letter_queue: sqs.IQueue
 
     def payment_task(
         self, name: str, *, function: lambda_.IFunction, result_path: str, max_attempts: int
     ) -> tasks.LambdaInvoke:
         """Collect or Refund: the whole state in, the function's answer at ``result_path``."""
         task = tasks.LambdaInvoke(
-            self._scope,
+            self.scope,
             name,
             lambda_function=function,
             # No payload: the function gets the whole state. The task returns the function's own answer
@@ -100,7 +91,7 @@ class BuiltInTasks:
             task_timeout=sfn.Timeout.duration(LAMBDA_TASK_TIMEOUT),
         )
         # Safe to retry: every call carries an idempotency key derived from the charge id.
-        self._retry.add_to(task, PAYMENT_RETRYABLE_ERRORS, max_attempts)
+        self.retry.add_to(task, PAYMENT_RETRYABLE_ERRORS, max_attempts)
         return task
 
     def dead_letter(self, step: str, *, error_key: str) -> sfn.TaskStateBase:
@@ -108,9 +99,9 @@ class BuiltInTasks:
         queue, retried; where it goes next is the compensation's to say."""
         name = "Send Refund To DLQ" if step == REFUND_PAYMENT else f"Send {step} To DLQ"
         send = tasks.SqsSendMessage(
-            self._scope,
+            self.scope,
             name,
-            queue=self._dead_letter_queue,
+            queue=self.dead_letter_queue,
             message_body=sfn.TaskInput.from_object(
                 {
                     "step": step,
@@ -125,13 +116,13 @@ class BuiltInTasks:
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
-        self._retry.add_to(send, SQS_RETRYABLE_ERRORS, COMPENSATION_SERVICE_MAX_ATTEMPTS)
+        self.retry.add_to(send, SQS_RETRYABLE_ERRORS, COMPENSATION_SERVICE_MAX_ATTEMPTS)
         return send
 
     def read_fare(self) -> sfn.Pass:
         """``$.fare`` = ``{"amount": <int>, "currency": <string>}`` from the flight's attributes (checked before)."""
         return sfn.Pass(
-            self._scope,
+            self.scope,
             READ_FARE,
             comment="DynamoDB numbers are strings: StringToJson makes the price a JSON number",
             parameters={
@@ -142,15 +133,14 @@ class BuiltInTasks:
         )
 
     def reserve_flight(self) -> sfn.TaskStateBase:
-        return tasks.DynamoUpdateItem(
-            self._scope,
+        return self._update_item(
             RESERVE_FLIGHT,
-            table=self._flights_table,
-            key={"id": _string_at("$.outboundFlightId")},
+            table=self.flights_table,
+            id_path="$.outboundFlightId",
             update_expression="SET seatCapacity = seatCapacity - :one",
             # Also false for an unknown flight: UpdateItem never creates one.
             condition_expression="seatCapacity > :zero",
-            expression_attribute_values={
+            values={
                 ":one": tasks.DynamoAttributeValue.from_number(1),
                 ":zero": tasks.DynamoAttributeValue.from_number(0),
             },
@@ -160,14 +150,13 @@ class BuiltInTasks:
             return_values=tasks.DynamoReturnValues.ALL_NEW,
             result_selector={"taken": True, "flight": sfn.JsonPath.object_at("$.Attributes")},
             result_path=SEAT_RESERVATION_PATH,
-            task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
 
     def reserve_booking(self) -> sfn.TaskStateBase:
         return tasks.DynamoPutItem(
-            self._scope,
+            self.scope,
             RESERVE_BOOKING,
-            table=self._bookings_table,
+            table=self.bookings_table,
             item={
                 "id": _string_at("$.bookingId"),
                 "status": tasks.DynamoAttributeValue.from_string("PENDING"),
@@ -189,64 +178,86 @@ class BuiltInTasks:
         )
 
     def confirm_booking(self) -> sfn.TaskStateBase:
-        return tasks.DynamoUpdateItem(
-            self._scope,
+        return self._update_item(
             CONFIRM_BOOKING,
-            table=self._bookings_table,
-            key={"id": _string_at("$.bookingId")},
+            table=self.bookings_table,
+            id_path="$.bookingId",
             update_expression="SET #status = :confirmed, bookingReference = :reference",
             # PENDING only; a retry after a lost answer finds its own confirmation (same reference) and succeeds.
             condition_expression="#status = :pending OR (#status = :confirmed AND bookingReference = :reference)",
-            expression_attribute_names={"#status": "status"},
-            expression_attribute_values={
+            names={"#status": "status"},
+            values={
                 ":confirmed": tasks.DynamoAttributeValue.from_string("CONFIRMED"),
                 ":pending": tasks.DynamoAttributeValue.from_string("PENDING"),
                 ":reference": _string_at(BOOKING_REFERENCE_PATH),
             },
-            result_path=sfn.JsonPath.DISCARD,
-            task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
 
     def cancel_booking(self) -> sfn.TaskStateBase:
-        return tasks.DynamoUpdateItem(
-            self._scope,
+        return self._update_item(
             CANCEL_BOOKING,
-            table=self._bookings_table,
-            key={"id": _string_at("$.bookingId")},
+            table=self.bookings_table,
+            id_path="$.bookingId",
             update_expression="SET #status = :cancelled, cancellationReason = :reason",
             condition_expression="attribute_exists(#id)",
-            expression_attribute_names={"#id": "id", "#status": "status"},
-            expression_attribute_values={
+            names={"#id": "id", "#status": "status"},
+            values={
                 ":cancelled": tasks.DynamoAttributeValue.from_string("CANCELLED"),
                 ":reason": _string_at("$.error.Error"),
             },
-            result_path=sfn.JsonPath.DISCARD,
-            task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
 
     def release_seat(self) -> sfn.TaskStateBase:
-        return tasks.DynamoUpdateItem(
-            self._scope,
+        return self._update_item(
             RELEASE_FLIGHT_SEAT,
-            table=self._flights_table,
-            key={"id": _string_at("$.outboundFlightId")},
+            table=self.flights_table,
+            id_path="$.outboundFlightId",
             update_expression="SET seatCapacity = seatCapacity + :one",
             condition_expression="attribute_exists(#id)",
-            expression_attribute_names={"#id": "id"},
-            expression_attribute_values={":one": tasks.DynamoAttributeValue.from_number(1)},
-            result_path=sfn.JsonPath.DISCARD,
-            task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
+            names={"#id": "id"},
+            values={":one": tasks.DynamoAttributeValue.from_number(1)},
         )
 
     def notify(self, name: str, *, status: str, content: dict[str, str]) -> sfn.TaskStateBase:
         return tasks.SnsPublish(
-            self._scope,
+            self.scope,
             name,
-            topic=self._notifications_topic,
+            topic=self.notifications_topic,
             message=sfn.TaskInput.from_object({**content, "status": status}),
             # Subscribers can filter on the status without parsing the message.
             message_attributes={"status": tasks.MessageAttribute(value=status)},
             result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
+        )
+
+    def _update_item(
+        self,
+        name: str,
+        *,
+        table: dynamodb.ITable,
+        id_path: str,
+        update_expression: str,
+        condition_expression: str,
+        values: dict[str, tasks.DynamoAttributeValue],
+        names: dict[str, str] | None = None,
+        return_values: tasks.DynamoReturnValues | None = None,
+        result_selector: dict[str, object] | None = None,
+        result_path: str = sfn.JsonPath.DISCARD,
+    ) -> tasks.DynamoUpdateItem:
+        """UpdateItem of the item whose ``id`` is the string at ``id_path``, only if ``condition_expression`` holds
+        (a failed condition is final: never retried)."""
+        return tasks.DynamoUpdateItem(
+            self.scope,
+            name,
+            table=table,
+            key={"id": _string_at(id_path)},
+            update_expression=update_expression,
+            condition_expression=condition_expression,
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+            return_values=return_values,
+            result_selector=result_selector,
+            result_path=result_path,
             task_timeout=sfn.Timeout.duration(SERVICE_TASK_TIMEOUT),
         )
 

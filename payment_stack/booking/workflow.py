@@ -104,14 +104,14 @@ class BookingWorkflow(Construct):
         self.refund_function: lambda_.IFunction = refund_function
         retry = RetryTiming(interval_seconds=retry_interval_seconds, max_delay_seconds=retry_max_delay_seconds)
         built_in = BuiltInTasks(
-            self,
+            scope=self,
             retry=retry,
             flights_table=self.flights_table,
             bookings_table=self.bookings_table,
             notifications_topic=self.notifications_topic,
             dead_letter_queue=self.dead_letter_queue,
         )
-        definition = BookingSaga(self, steps=steps, tasks=built_in, retry=retry).definition(
+        definition = BookingSaga(scope=self, steps=steps, tasks=built_in, retry=retry).definition(
             collect_function=collect_function, refund_function=refund_function
         )
 

@@ -21,20 +21,8 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 
 from lambdas.collect import handler as collect_handler
 from lambdas.refund import handler as refund_handler
+from lambdas.shared import payment_errors as errors
 from lambdas.shared.payment_api_client import PaymentApiClient
-from lambdas.shared.payment_errors import (
-    CurrencyMismatch,
-    FareUnavailable,
-    HoldBelowFare,
-    InvalidPaymentRequest,
-    PaymentConflict,
-    PaymentDeclined,
-    PaymentError,
-    PaymentForbidden,
-    PaymentNotFound,
-    PaymentServiceUnavailable,
-    UnexpectedPaymentResponse,
-)
 from lambdas.shared.payment_task import TaskSettings
 from tests.support.api_events import FakeLambdaContext
 from tests.support.snapstart import run_after_restore_hooks
@@ -228,7 +216,7 @@ def test_the_booking_context_sent_is_short_text_only(
 def test_bad_input_is_a_final_invalid_request_without_http_call(
     session: FakeSession, module: ModuleType, state: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(InvalidPaymentRequest, match=r"chargeId|booking state") as raised:
+    with pytest.raises(errors.InvalidPaymentRequest, match=r"chargeId|booking state") as raised:
         invoke(module, state)
     assert raised.value.retryable is False
     assert session.calls == []
@@ -272,7 +260,7 @@ def test_no_valid_fare_is_a_final_fare_unavailable_without_http_call(
     if fare is not NO_FARE:
         state["fare"] = fare
     # When Collect runs / Then it refuses before any call: the price is the server's, never the whole hold
-    with pytest.raises(FareUnavailable, match="fare") as raised:
+    with pytest.raises(errors.FareUnavailable, match="fare") as raised:
         invoke(collect_handler, state)
     assert raised.value.retryable is False
     assert session.calls == []
@@ -294,62 +282,82 @@ def test_any_positive_fare_up_to_the_limit_is_sent_with_a_lower_case_currency(
     assert session.calls[0]["headers"]["Idempotency-Key"] == "booking-collect-ch_1AbC"
 
 
-@pytest.mark.parametrize("error_class", [HoldBelowFare, CurrencyMismatch, FareUnavailable])
-def test_fare_errors_are_final_and_not_conflicts(error_class: type[PaymentError]) -> None:
+@pytest.mark.parametrize("error_class", [errors.HoldBelowFare, errors.CurrencyMismatch, errors.FareUnavailable])
+def test_fare_errors_are_final_and_not_conflicts(error_class: type[errors.PaymentError]) -> None:
     # Refund treats PaymentConflict as "nothing owed"; a fare error means the hold is still there to release
     assert error_class.retryable is False
-    assert not issubclass(error_class, (PaymentConflict, InvalidPaymentRequest))
+    assert not issubclass(error_class, (errors.PaymentConflict, errors.InvalidPaymentRequest))
+
+
+def raised_by(
+    session: FakeSession, answer: FakeResponse | Exception, capsys: pytest.CaptureFixture[str]
+) -> errors.PaymentError:
+    """What Collect raises when the payment API answers ``answer``, after checking the message and the metric."""
+    session.answers.append(answer)
+    with pytest.raises(errors.PaymentError) as raised:
+        invoke(collect_handler, BOOKING_STATE)
+    # The message says what happened, never empty
+    assert str(raised.value)
+    (metric,) = emf_metrics(capsys.readouterr().out)
+    invalid = type(raised.value) is errors.InvalidPaymentRequest
+    assert metric["InvalidPaymentRequest" if invalid else "FailedPayment"] == [1.0]
+    return raised.value
 
 
 @pytest.mark.parametrize(
-    ("answer", "error_class", "retryable"),
+    ("answer", "error_class"),
     [
-        (response(400, {"message": "bad", "code": "invalid_chargeId"}), InvalidPaymentRequest, False),
-        (response(402, {"message": "declined", "code": "card_declined"}), PaymentDeclined, False),
-        (response(403, {"message": "Missing Authentication Token"}), PaymentForbidden, False),
-        (response(404, {"message": "no payment", "code": "payment_not_found"}), PaymentNotFound, False),
-        (response(409, {"message": "done", "code": "already_refunded"}), PaymentConflict, False),
-        (response(409, {"message": "hold too small", "code": "amount_exceeds_hold"}), HoldBelowFare, False),
-        (response(409, {"message": "not EUR", "code": "currency_mismatch"}), CurrencyMismatch, False),
-        (response(409, {"message": "?", "code": "something_new"}), PaymentConflict, False),
-        (response(409, {"message": "busy", "code": "request_in_progress"}), PaymentServiceUnavailable, True),
-        (response(422, {"message": "?"}), InvalidPaymentRequest, False),
-        (response(429, {"message": "slow down", "code": "throttled"}), PaymentServiceUnavailable, True),
-        (response(500, {"message": "internal error", "code": "internal_error"}), PaymentServiceUnavailable, True),
-        (response(502, {"message": "provider", "code": "provider_error"}), PaymentServiceUnavailable, True),
-        (response(503, b"<html>unavailable</html>"), PaymentServiceUnavailable, True),
-        (response(504, {"message": "timeout", "code": "provider_timeout"}), PaymentServiceUnavailable, True),
-        (response(200, {"unexpected": True}), UnexpectedPaymentResponse, False),
-        (response(200, b"not json"), UnexpectedPaymentResponse, False),
-        (response(200, {"capturedCharge": {"amount": "12500"}}), UnexpectedPaymentResponse, False),
+        (response(400, {"message": "bad", "code": "invalid_chargeId"}), errors.InvalidPaymentRequest),
+        (response(402, {"message": "declined", "code": "card_declined"}), errors.PaymentDeclined),
+        (response(403, {"message": "Missing Authentication Token"}), errors.PaymentForbidden),
+        (response(404, {"message": "no payment", "code": "payment_not_found"}), errors.PaymentNotFound),
+        (response(409, {"message": "done", "code": "already_refunded"}), errors.PaymentConflict),
+        (response(409, {"message": "hold too small", "code": "amount_exceeds_hold"}), errors.HoldBelowFare),
+        (response(409, {"message": "not EUR", "code": "currency_mismatch"}), errors.CurrencyMismatch),
+        (response(409, {"message": "?", "code": "something_new"}), errors.PaymentConflict),
+        (response(422, {"message": "?"}), errors.InvalidPaymentRequest),
+        (response(200, {"unexpected": True}), errors.UnexpectedPaymentResponse),
+        (response(200, b"not json"), errors.UnexpectedPaymentResponse),
+        (response(200, {"capturedCharge": {"amount": "12500"}}), errors.UnexpectedPaymentResponse),
         (
             response(200, {"capturedCharge": {"amount_captured": None, "amount": 12500}}),
-            UnexpectedPaymentResponse,
-            False,
+            errors.UnexpectedPaymentResponse,
         ),
-        (response(200, {"capturedCharge": {"amount_captured": True}}), UnexpectedPaymentResponse, False),
-        (ConnectTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
-        (ReadTimeoutError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
-        (EndpointConnectionError(endpoint_url="https://api.example"), PaymentServiceUnavailable, True),
+        (response(200, {"capturedCharge": {"amount_captured": True}}), errors.UnexpectedPaymentResponse),
     ],
 )
-def test_answers_map_to_typed_errors(
+def test_final_answers_map_to_typed_final_errors(
     session: FakeSession,
-    answer: FakeResponse | Exception,
-    error_class: type[PaymentError],
-    retryable: bool,
+    answer: FakeResponse,
+    error_class: type[errors.PaymentError],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    session.answers.append(answer)
-    with pytest.raises(error_class) as raised:
-        invoke(collect_handler, BOOKING_STATE)
-    # The class name is the workflow's error name; the message says what happened, never empty
-    assert type(raised.value) is error_class
-    assert raised.value.retryable is retryable
-    assert str(raised.value)
-    (metric,) = emf_metrics(capsys.readouterr().out)
-    expected = "InvalidPaymentRequest" if error_class is InvalidPaymentRequest else "FailedPayment"
-    assert metric[expected] == [1.0]
+    error = raised_by(session, answer, capsys)
+    # The class name is the workflow's error name
+    assert type(error) is error_class
+    assert error.retryable is False
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        response(409, {"message": "busy", "code": "request_in_progress"}),
+        response(429, {"message": "slow down", "code": "throttled"}),
+        response(500, {"message": "internal error", "code": "internal_error"}),
+        response(502, {"message": "provider", "code": "provider_error"}),
+        response(503, b"<html>unavailable</html>"),
+        response(504, {"message": "timeout", "code": "provider_timeout"}),
+        ConnectTimeoutError(endpoint_url="https://api.example"),
+        ReadTimeoutError(endpoint_url="https://api.example"),
+        EndpointConnectionError(endpoint_url="https://api.example"),
+    ],
+)
+def test_busy_failing_and_unreachable_answers_are_retryable(
+    session: FakeSession, answer: FakeResponse | Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = raised_by(session, answer, capsys)
+    assert type(error) is errors.PaymentServiceUnavailable
+    assert error.retryable is True
 
 
 def test_success_metric_and_booking_context_on_every_log_line(
@@ -377,7 +385,7 @@ def test_booking_keys_do_not_leak_into_the_next_invocation(session: FakeSession,
     invoke(refund_handler, BOOKING_STATE)
     logs.truncate(0)
     logs.seek(0)
-    with pytest.raises(InvalidPaymentRequest):
+    with pytest.raises(errors.InvalidPaymentRequest):
         invoke(refund_handler, {"customerId": "other"})
     lines = log_lines(logs.getvalue())
     assert lines

@@ -1,13 +1,14 @@
 """The Booking service building the booking saga in its own stack (docs/workflow.md, "Using the construct").
 
-It brings its own tables, topic, dead-letter queue and confirmation notice, and finds Collect and Refund through the
-SSM parameters the payment stack publishes.
+It brings its own tables, topic, dead-letter queue and confirmation notice, chooses its own log retention and removal
+policy, and finds Collect and Refund through the SSM parameters the payment stack of its environment publishes.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -15,13 +16,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
-from payment_stack.config import PaymentConfig
 
 
 class BookingServiceStack(Stack):
-    """A stack of the Booking service: its resources, and the payment service's booking workflow wired to them."""
+    """A stack of the Booking service: its resources, and the payment service's booking workflow wired to them.
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PaymentConfig) -> None:
+    ``env_name``: the environment, the same as the payment stack's (``Payment-<env_name>``) it books against.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str) -> None:
         super().__init__(scope, construct_id)
         flights = _table(self, "Flights")
         bookings = _table(self, "Bookings")
@@ -34,11 +37,17 @@ class BookingServiceStack(Stack):
             retention_period=Duration.days(14),
         )
         # A custom step: must set task_timeout, keep the state and have no Catch of its own (the workflow adds them).
-        my_sns_or_lambda_task = tasks.SnsPublish(
+        tell_the_customer = tasks.SnsPublish(
             self,
             "Tell The Customer",
             topic=topic,
-            message=sfn.TaskInput.from_json_path_at("$.bookingId"),
+            subject="Your booking is confirmed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "bookingId": sfn.JsonPath.string_at("$.bookingId"),
+                    "bookingReference": sfn.JsonPath.string_at("$.confirmation.bookingReference"),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(Duration.seconds(10)),
         )
@@ -46,15 +55,16 @@ class BookingServiceStack(Stack):
         workflow = BookingWorkflow(
             self,
             "BookingWorkflow",
-            env_name=config.env_name,
-            retry_interval_seconds=config.workflow_retry_interval_seconds,
-            retry_max_delay_seconds=config.workflow_retry_max_delay_seconds,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            env_name=env_name,
+            # The payment service's default retry timing: its abandoned-hold sweeper is sized for it.
+            retry_interval_seconds=2,
+            retry_max_delay_seconds=60,
+            log_retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN,
             # or PaymentFunctions.from_functions(collect=..., refund=...) in the same app
-            payment_functions=PaymentFunctions.from_ssm(env_name=config.env_name),
+            payment_functions=PaymentFunctions.from_ssm(env_name=env_name),
             # all optional: any of the seven steps, and the tables, topic and queue to use instead of new ones
-            steps=BookingSteps(notify_confirmed=my_sns_or_lambda_task),
+            steps=BookingSteps(notify_confirmed=tell_the_customer),
             flights_table=flights,
             bookings_table=bookings,
             notifications_topic=topic,

@@ -111,7 +111,7 @@ def _definition(template: Template) -> dict[str, Any]:
 
 
 def test_the_booking_workflow_example_builds_the_saga_with_the_services_own_step_and_resources() -> None:
-    stack = BookingServiceStack(make_app(), "BookingService", config=feature_config())
+    stack = BookingServiceStack(make_app(), "BookingService", env_name=ENV)
     template = Template.from_stack(stack)
     # The custom confirmation step takes the built-in one's place
     states = _definition(template)["States"]

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 import stripe
 
 from local_mode import send_event
 from local_mode.environment import LOCAL_STRIPE_KEY, LOCAL_WEBHOOK_SECRET, register_webhook
 from local_mode.stripe_events import EVENT_TYPES, EventInputError, build_event, signed_headers
+from tests.support import localstripe
 from tests.support.local_moto import wait_until
 
 NOW = 1_800_000_000
@@ -249,7 +249,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def stripe_post(localstripe_url: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
-    response = requests.post(f"{localstripe_url}/v1/{path}", data=data, auth=(LOCAL_STRIPE_KEY, ""), timeout=5)
+    response = localstripe.post(localstripe_url, path, data, key=LOCAL_STRIPE_KEY)
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer

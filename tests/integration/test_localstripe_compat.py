@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
+from tests.support import localstripe
 
 CARD = {"card[number]": "4242424242424242", "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"}
 # What the adapter sends for a PaymentMethod (lambdas/payment_api/stripe_provider.py), flattened as the SDK sends it.
@@ -21,7 +22,7 @@ AUTOMATIC_CARDS_ONLY = {
 
 
 def post(localstripe_url: str, path: str, data: dict[str, str]) -> requests.Response:
-    return requests.post(f"{localstripe_url}/v1/{path}", data=data, auth=(TEST_STRIPE_KEY, ""), timeout=5)
+    return localstripe.post(localstripe_url, path, data, key=TEST_STRIPE_KEY)
 
 
 def ok(response: requests.Response) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def ok(response: requests.Response) -> dict[str, Any]:
 
 
 def get(localstripe_url: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-    return ok(requests.get(f"{localstripe_url}/v1/{path}", params=params, auth=(TEST_STRIPE_KEY, ""), timeout=5))
+    return ok(localstripe.get(localstripe_url, path, params, key=TEST_STRIPE_KEY))
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.fixtures.payment_api import TEST_STRIPE_KEY
+from tests.support import localstripe
 from tests.support.browser import headless_chromium
 
 PUBLISHABLE_KEY = "pk_test_x"
@@ -40,17 +41,17 @@ def create_payment_method(localstripe_url: str, body: dict[str, str]) -> request
 
 def confirm_hold(localstripe_url: str, payment_method: str) -> dict[str, Any]:
     """What the service does with the PaymentMethod: a confirmed, manually captured PaymentIntent."""
-    response = requests.post(
-        f"{localstripe_url}/v1/payment_intents",
-        data={
+    response = localstripe.post(
+        localstripe_url,
+        "payment_intents",
+        {
             "payment_method": payment_method,
             "amount": "12500",
             "currency": "eur",
             "capture_method": "manual",
             "confirm": "true",
         },
-        auth=(TEST_STRIPE_KEY, ""),
-        timeout=5,
+        key=TEST_STRIPE_KEY,
     )
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -174,9 +175,7 @@ def test_a_real_browser_creates_a_payment_method_through_the_served_script(
     payment_method_id = pay(browser, button)
     # Then Stripe.js's createPaymentMethod answered a PaymentMethod for that card, postal code and email included
     assert payment_method_id.startswith("pm_"), payment_method_id
-    created = requests.get(
-        f"{localstripe_url}/v1/payment_methods/{payment_method_id}", auth=(TEST_STRIPE_KEY, ""), timeout=5
-    ).json()
+    created = localstripe.get(localstripe_url, f"payment_methods/{payment_method_id}", key=TEST_STRIPE_KEY).json()
     assert created["card"]["last4"] == "4242"
     assert created["card"]["exp_year"] == 2034
     assert created["billing_details"] == {"email": "jane@example.com", "address": {"postal_code": "12345"}}

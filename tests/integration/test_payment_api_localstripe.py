@@ -11,10 +11,11 @@ import requests
 from lambdas.payment_api import handler
 from lambdas.payment_api.ledger import LedgerUnavailable
 from tests.fixtures.payment_api import TEST_STRIPE_KEY, ApiClient
+from tests.support import localstripe
 
 
 def stripe_get(localstripe_url: str, path: str) -> dict[str, Any]:
-    response = requests.get(f"{localstripe_url}/v1/{path}", auth=(TEST_STRIPE_KEY, ""), timeout=5)
+    response = localstripe.get(localstripe_url, path, key=TEST_STRIPE_KEY)
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -22,12 +23,8 @@ def stripe_get(localstripe_url: str, path: str) -> dict[str, Any]:
 
 def card_token(localstripe_url: str, number: str = "4242424242424242") -> str:
     """What Stripe.js gives the front-end: a token id for the card."""
-    response = requests.post(
-        f"{localstripe_url}/v1/tokens",
-        data={"card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"},
-        auth=(TEST_STRIPE_KEY, ""),
-        timeout=5,
-    )
+    card = {"card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"}
+    response = localstripe.post(localstripe_url, "tokens", card, key=TEST_STRIPE_KEY)
     response.raise_for_status()
     return str(response.json()["id"])
 
@@ -133,18 +130,8 @@ def test_payment_method_hold_is_released_by_cancelling(stripe_api: ApiClient, lo
 
 def test_three_d_secure_answer_carries_the_client_secret(stripe_api: ApiClient, localstripe_url: str) -> None:
     # Given a PaymentMethod for a card whose bank asks for 3-D Secure
-    response = requests.post(
-        f"{localstripe_url}/v1/payment_methods",
-        data={
-            "type": "card",
-            "card[number]": "4000002760003184",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2034",
-            "card[cvc]": "123",
-        },
-        auth=(TEST_STRIPE_KEY, ""),
-        timeout=5,
-    )
+    card = {"card[number]": "4000002760003184", "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"}
+    response = localstripe.post(localstripe_url, "payment_methods", {"type": "card", **card}, key=TEST_STRIPE_KEY)
     status, _, created = stripe_api.post(
         "/charge", {"amount": 5000, "currency": "usd", "stripeToken": response.json()["id"]}
     )
@@ -228,13 +215,7 @@ def test_missing_stripe_key_is_503_provider_not_configured(api: ApiClient, local
 
 
 def stripe_post(localstripe_url: str, path: str, key: str, data: dict[str, str] | None = None) -> requests.Response:
-    return requests.post(
-        f"{localstripe_url}/v1/{path}",
-        data=data or {},
-        headers={"Idempotency-Key": key},
-        auth=(TEST_STRIPE_KEY, ""),
-        timeout=5,
-    )
+    return localstripe.post(localstripe_url, path, data, key=TEST_STRIPE_KEY, idempotency_key=key)
 
 
 def fail_once(monkeypatch: pytest.MonkeyPatch, ledger: Any, method: str) -> None:

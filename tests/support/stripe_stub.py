@@ -31,7 +31,8 @@ class StripeCall:
 @dataclass
 class OfflineStripeHttp(stripe.HTTPClient):
     """A Stripe transport that opens no connection: records every request in ``calls`` and lets ``answer`` say what
-    Stripe would reply. Subclasses implement ``answer``."""
+    Stripe would reply. Subclasses implement ``answer``. Nothing here streams (``request_stream`` is left to
+    ``stripe.HTTPClient``'s, which raises ``NotImplementedError``)."""
 
     name = "offline-stripe"
     calls: list[StripeCall] = field(default_factory=list)
@@ -65,17 +66,6 @@ class OfflineStripeHttp(stripe.HTTPClient):
     def answer(self, call: StripeCall) -> tuple[int, dict[str, Any], dict[str, str]]:
         """(status, JSON body, extra headers) for ``call``; raise to fail the request as the network would."""
         raise NotImplementedError
-
-    def request_stream(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
-        raise NotImplementedError("nothing here streams from Stripe")
 
     def close(self) -> None:
         """Nothing to close: no connection is ever opened."""

@@ -8,6 +8,7 @@ import itertools
 import json
 from typing import Any
 
+import botocore.session
 import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -18,7 +19,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.assertions import Match, Template
 
+from lambdas.shared.payment_errors import PaymentError
 from payment_stack.app_builder import AppStacks, build_stacks
+from payment_stack.booking.states import (
+    DYNAMODB_RETRYABLE_ERRORS,
+    PAYMENT_RETRYABLE_ERRORS,
+    SNS_RETRYABLE_ERRORS,
+    SQS_RETRYABLE_ERRORS,
+)
 from payment_stack.booking.workflow import BookingSteps, BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig, load_config
 from tests.support.booking import FORWARD_PATH
@@ -57,44 +65,45 @@ ALL_STATES = {
     "Compensation Not Recorded",
 }
 
-PAYMENT_RETRYABLE = [
-    "PaymentServiceUnavailable",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
+# Per service: the workflow's list of its retryable errors, the codes of the service's API model that list retries
+# (throttling and server errors), and the names of the Java SDK's own exceptions that Step Functions reports the same
+# way ("<Service>.<name>": a client-side failure, a catch-all class), which no API model declares.
+RETRYABLE_ERRORS = {
+    "Lambda": (
+        PAYMENT_RETRYABLE_ERRORS,
+        {"ServiceException", "TooManyRequestsException"},
+        {"AWSLambdaException", "SdkClientException"},
+    ),
+    "DynamoDB": (
+        DYNAMODB_RETRYABLE_ERRORS,
+        {
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "InternalServerError",
+        },
+        {"InternalServerErrorException", "SdkClientException"},
+    ),
+    "SNS": (
+        SNS_RETRYABLE_ERRORS,
+        {"ThrottledException", "KMSThrottlingException", "InternalErrorException"},
+        {"SdkClientException"},
+    ),
+    "SQS": (SQS_RETRYABLE_ERRORS, set(), {"AmazonSQSException", "SdkClientException"}),
+}
+BOTOCORE_MODEL_NAMES = {"Lambda": "lambda", "DynamoDB": "dynamodb", "SNS": "sns", "SQS": "sqs"}
+# (states, the errors they retry, MaxAttempts): the table of docs/workflow.md, "Retries"
+RETRY_GROUPS = [
+    (("Collect Payment",), PAYMENT_RETRYABLE_ERRORS, 3),
+    (("Refund Payment",), PAYMENT_RETRYABLE_ERRORS, 6),
+    (("Reserve Flight", "Reserve Booking", "Confirm Booking"), DYNAMODB_RETRYABLE_ERRORS, 3),
+    (("Cancel Booking", "Release Flight Seat"), DYNAMODB_RETRYABLE_ERRORS, 6),
+    (("Notify Booking Confirmed",), SNS_RETRYABLE_ERRORS, 3),
+    (("Notify Booking Failed",), SNS_RETRYABLE_ERRORS, 6),
+    (tuple(dead_letter for _, _, dead_letter, _ in COMPENSATION_STEPS), SQS_RETRYABLE_ERRORS, 6),
 ]
-DYNAMODB_RETRYABLE = [
-    "DynamoDB.ProvisionedThroughputExceededException",
-    "DynamoDB.ThrottlingException",
-    "DynamoDB.RequestLimitExceeded",
-    "DynamoDB.InternalServerError",
-    "DynamoDB.InternalServerErrorException",
-    "DynamoDB.SdkClientException",
-]
-SNS_RETRYABLE = [
-    "SNS.ThrottledException",
-    "SNS.InternalErrorException",
-    "SNS.KMSThrottlingException",
-    "SNS.SdkClientException",
-]
-SQS_RETRYABLE = ["SQS.AmazonSQSException", "SQS.SdkClientException"]
 # (state, retried errors, MaxAttempts)
-RETRIES = [
-    ("Reserve Flight", DYNAMODB_RETRYABLE, 3),
-    ("Reserve Booking", DYNAMODB_RETRYABLE, 3),
-    ("Collect Payment", PAYMENT_RETRYABLE, 3),
-    ("Confirm Booking", DYNAMODB_RETRYABLE, 3),
-    ("Notify Booking Confirmed", SNS_RETRYABLE, 3),
-    ("Refund Payment", PAYMENT_RETRYABLE, 6),
-    ("Cancel Booking", DYNAMODB_RETRYABLE, 6),
-    ("Release Flight Seat", DYNAMODB_RETRYABLE, 6),
-    ("Notify Booking Failed", SNS_RETRYABLE, 6),
-    ("Send Refund To DLQ", SQS_RETRYABLE, 6),
-    ("Send Cancel Booking To DLQ", SQS_RETRYABLE, 6),
-    ("Send Release Flight Seat To DLQ", SQS_RETRYABLE, 6),
-    ("Send Notify Booking Failed To DLQ", SQS_RETRYABLE, 6),
-]
+RETRIES = [(name, errors, max_attempts) for names, errors, max_attempts in RETRY_GROUPS for name in names]
 FINAL_ERRORS = {
     "PaymentDeclined",
     "InvalidPaymentRequest",
@@ -582,11 +591,11 @@ def test_compensation_ends_in_a_fail_state_that_says_whether_everything_was_reco
 
 @pytest.mark.parametrize(("name", "errors", "max_attempts"), RETRIES)
 def test_each_task_retries_only_retryable_errors_with_jittered_backoff(
-    states: dict[str, Any], name: str, errors: list[str], max_attempts: int
+    states: dict[str, Any], name: str, errors: tuple[str, ...], max_attempts: int
 ) -> None:
     assert states[name]["Retry"] == [
         {
-            "ErrorEquals": errors,
+            "ErrorEquals": list(errors),
             "IntervalSeconds": 2,
             "MaxDelaySeconds": 60,
             "BackoffRate": 2,
@@ -594,6 +603,25 @@ def test_each_task_retries_only_retryable_errors_with_jittered_backoff(
             "MaxAttempts": max_attempts,
         }
     ]
+
+
+@pytest.mark.parametrize("service", RETRYABLE_ERRORS)
+def test_each_retryable_list_is_its_services_throttling_and_server_errors(service: str) -> None:
+    errors, model_codes, sdk_names = RETRYABLE_ERRORS[service]
+    # Given the errors the service's API model declares (botocore's copy)
+    model = botocore.session.get_session().get_service_model(BOTOCORE_MODEL_NAMES[service])
+    declared = {shape.name for shape in model.error_shapes}
+    assert model_codes <= declared
+    assert sdk_names.isdisjoint(declared)
+    service_codes = {error.removeprefix(f"{service}.") for error in errors if error.startswith(f"{service}.")}
+    own_errors = {error for error in errors if "." not in error}
+    # Then the list retries exactly those and the SDK's names ...
+    assert service_codes == model_codes | sdk_names
+    # ... and, for Collect and Refund, the payment errors that say a retry can succeed
+    retryable_payment_errors = {error.__name__ for error in PaymentError.__subclasses__() if error.retryable}
+    assert own_errors == (retryable_payment_errors if service == "Lambda" else set())
+    # ... nothing else, nothing twice
+    assert len(service_codes) + len(own_errors) == len(errors)
 
 
 def test_every_task_has_a_retry(states: dict[str, Any]) -> None:
@@ -881,10 +909,13 @@ def test_custom_steps_are_wired_in_with_the_workflows_retry_and_catch() -> None:
     assert states["Confirm Booking"]["Next"] == "Tell Partner"
     assert states["Tell Partner"]["Next"] == "Booking Confirmed"
     # ... with the same Retry and Catch as the steps they replace
-    for name, errors in (("Reserve Seat In Inventory", DYNAMODB_RETRYABLE), ("Tell Partner", SNS_RETRYABLE)):
+    for name, errors in (
+        ("Reserve Seat In Inventory", DYNAMODB_RETRYABLE_ERRORS),
+        ("Tell Partner", SNS_RETRYABLE_ERRORS),
+    ):
         assert states[name]["Retry"] == [
             {
-                "ErrorEquals": errors,
+                "ErrorEquals": list(errors),
                 "IntervalSeconds": 1,
                 "MaxDelaySeconds": 1,
                 "BackoffRate": 2,

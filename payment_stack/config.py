@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk.aws_logs import RetentionDays
@@ -63,17 +63,6 @@ _RETENTION_DAYS = {
 
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the setting and where to set it."""
-
-
-class FunctionSettings(TypedDict):
-    """The settings every construct that runs functions of an environment takes, as keyword arguments
-    (``**config.function_settings``): the environment's name, the functions' log level and their logs' retention, and
-    what happens to the resources when the stack is deleted."""
-
-    env_name: str
-    log_level: str
-    log_retention: RetentionDays
-    removal_policy: RemovalPolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,15 +118,6 @@ class PaymentConfig:
     @property
     def log_retention(self) -> RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]
-
-    @property
-    def function_settings(self) -> FunctionSettings:
-        return FunctionSettings(
-            env_name=self.env_name,
-            log_level=self.log_level,
-            log_retention=self.log_retention,
-            removal_policy=self.removal_policy,
-        )
 
     @property
     def stack_name(self) -> str:

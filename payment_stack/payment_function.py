@@ -6,12 +6,11 @@ from collections.abc import Mapping
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from payment_stack.bundling import function_code
+from payment_stack.log_settings import LogSettings
 from payment_stack.powertools_layer import LAYER_PROVIDED_DISTRIBUTIONS, powertools_layer
 from payment_stack.roles import ManagedPolicyRole
 
@@ -32,14 +31,14 @@ _SNAP_START_PUBLISH_WARNING = "@aws-cdk/aws-lambda:snapStartRequirePublish"
 class PaymentFunction(Construct):
     """A function from ``lambdas/<function_dir>`` with active tracing, Powertools settings and its own log group.
 
-    The log group is encrypted with ``encryption_key`` (the app always passes its stack's key: cdk-nag's PCI DSS pack
-    refuses an unencrypted log group; without one, CloudWatch Logs' own encryption applies). The function's role
+    ``log_settings`` gives the Powertools log level and the log group's retention, removal policy and key (the app
+    always passes its stack's key: cdk-nag's PCI DSS pack refuses an unencrypted log group). The function's role
     holds only what it uses: writing to its own log group and X-Ray (Lambda's active tracing); grants add the rest.
     No AWS managed policy (CDK's default ``AWSLambdaBasicExecutionRole`` allows writing to every log group) and no
     inline policy: every statement goes to the role's customer managed policy (``ManagedPolicyRole``).
 
     Exposes ``function`` (the ``lambda_.Function``), ``role`` and ``log_group``. ``environment`` adds business
-    settings to the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, ``log_level``).
+    settings to the Powertools ones (service ``payment``, namespace ``ServerlessAirline``, log level).
 
     Powertools comes from the official Powertools layer of the version the function's requirements.txt pins
     (``payment_stack.powertools_layer``) and is left out of the bundle, which keeps each zip within its size target
@@ -61,17 +60,12 @@ class PaymentFunction(Construct):
         description: str,
         timeout: Duration,
         memory_size: int,
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-        encryption_key: kms.IKey | None = None,
+        log_settings: LogSettings,
         environment: Mapping[str, str] | None = None,
         snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=removal_policy, encryption_key=encryption_key
-        )
+        self.log_group = log_settings.log_group(self, "Logs")
         self.role = ManagedPolicyRole(
             self,
             "Role",
@@ -107,7 +101,7 @@ class PaymentFunction(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": log_level,
+                "POWERTOOLS_LOG_LEVEL": log_settings.level,
                 **(environment or {}),
             },
         )

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment
 from constructs import Construct
 
 from payment_stack.alarms import import_payment_alarm_topic
 from payment_stack.booking.monitoring import BookingMonitoring
 from payment_stack.booking.workflow import BookingWorkflow, PaymentFunctions
 from payment_stack.config import PaymentConfig
-from payment_stack.payment.stack import service_tags
+from payment_stack.service_stack import ServiceStack, service_tags
 
 
-class BookingStack(Stack):
+class BookingStack(ServiceStack):
     """The booking saga of one environment with its own tables, topic and dead-letter queue, and its monitoring.
 
     Collect and Refund are found by environment name through the SSM parameters ``Payment-<env>`` publishes (read
@@ -24,11 +24,9 @@ class BookingStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: PaymentConfig, env: Environment | None = None
     ) -> None:
-        tags = booking_tags(config)
-        super().__init__(scope, construct_id, stack_name=config.booking_stack_name, tags=tags, env=env)
-        for key, value in tags.items():
-            Tags.of(self).add(key, value)
-        self.config = config
+        super().__init__(
+            scope, construct_id, config=config, stack_name=config.booking_stack_name, tags=booking_tags(config), env=env
+        )
 
         self.workflow = BookingWorkflow(
             self,

@@ -13,12 +13,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
+from payment_stack.log_settings import LogSettings
 from payment_stack.payment.api_gateway import (
     STAGE_NAME,
     WEBHOOK_PATH,
@@ -41,10 +41,11 @@ class PaymentApi(Construct):
     """The Stripe-backed payment API of one environment, configured only through ``config``.
 
     In: ``config`` (it reads most of it: CORS origins, stage and ``/charge`` throttling, per-currency charge
-    maximums, the SSM parameter names of the Stripe key and of the webhook signing secret, log level/retention,
+    maximums, the SSM parameter names of the Stripe key and of the webhook signing secret, the idempotency table's
     removal policy, whether to create API Gateway's account-level CloudWatch role and log execution errors, whether to
     put AWS WAF in front and its rate limit, SnapStart; not the workflow's or the sweeper's settings), ``ledger``
-    (the payment ledger the function records every payment in) and ``encryption_key`` (the log groups' KMS key).
+    (the payment ledger the function records every payment in) and ``log_settings`` (the function's log level and
+    every log group's retention, removal policy and KMS key).
 
     Creates a regional REST API (stage ``Prod``, X-Ray, access logs, execution logs at ``ERROR`` where the account
     role is created, stage throttling and stricter throttling of ``POST /charge``, a request validator that refuses
@@ -78,11 +79,11 @@ class PaymentApi(Construct):
         *,
         config: PaymentConfig,
         ledger: PaymentLedger,
-        encryption_key: kms.IKey,
+        log_settings: LogSettings,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self._encryption_key = encryption_key
+        self._log_settings = log_settings
 
         self.idempotency_table = self._idempotency_table()
         api_function = self._handler(ledger)
@@ -91,13 +92,7 @@ class PaymentApi(Construct):
         self.invoke_target: lambda_.IFunction = api_function.invoke_target
         self._grant_function_access(ledger)
 
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=config.log_retention,
-            removal_policy=config.removal_policy,
-            encryption_key=encryption_key,
-        )
+        self.access_log_group = log_settings.log_group(self, "AccessLogs")
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -122,10 +117,8 @@ class PaymentApi(Construct):
                 "Firewall",
                 env_name=config.env_name,
                 charge_rate_limit=config.waf_charge_rate_limit,
-                log_retention=config.log_retention,
-                removal_policy=config.removal_policy,
+                log_settings=log_settings,
                 stage=self.stage,
-                encryption_key=encryption_key,
                 webhook_path=f"/{WEBHOOK_PATH}",
             )
 
@@ -177,10 +170,7 @@ class PaymentApi(Construct):
             # Lambda allots CPU in proportion to memory: 512 MB keeps the cold start (stripe + Powertools imports)
             # short.
             memory_size=512,
-            log_level=config.log_level,
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
-            encryption_key=self._encryption_key,
+            log_settings=self._log_settings,
             # Never STRIPE_API_BASE (local mode and tests only) and never a key value: only the key's parameter name.
             environment={
                 "STRIPE_SECRET_KEY_PARAMETER": config.stripe_secret_key_parameter_name,
@@ -215,13 +205,8 @@ class PaymentApi(Construct):
         config = self._config
         if not config.execution_logging_enabled:
             return None
-        log_group = logs.LogGroup(
-            self,
-            "ExecutionLogs",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE_NAME}",
-            retention=config.log_retention,
-            removal_policy=config.removal_policy,
-            encryption_key=self._encryption_key,
+        log_group = self._log_settings.log_group(
+            self, "ExecutionLogs", log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE_NAME}"
         )
         self.stage.node.add_dependency(log_group)
         return log_group

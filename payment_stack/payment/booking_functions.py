@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_kms as kms
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from payment_stack.log_settings import LogSettings
 from payment_stack.names import (
     API_ROUTES,
     api_route_url_parameter_name,
@@ -29,10 +28,9 @@ FUNCTION_MEMORY_MB = 256
 class BookingPaymentFunctions(Construct):
     """The Collect and Refund functions of one environment and the SSM parameters that publish them.
 
-    In: ``env_name`` (names the SSM parameters, describes the functions), ``log_level``, ``log_retention`` and
-    ``removal_policy`` (the functions' Powertools log level and log groups), ``snap_start``, ``payment_api`` (its
-    base URL, the only business setting of both functions, and its ``grant_capture`` / ``grant_refund``) and
-    ``encryption_key`` (the KMS key of the functions' log groups).
+    In: ``env_name`` (names the SSM parameters, describes the functions), ``snap_start``, ``log_settings`` (the
+    functions' Powertools log level and log groups) and ``payment_api`` (its base URL, the only business setting of
+    both functions, and its ``grant_capture`` / ``grant_refund``).
 
     Creates Collect (``POST /capture``) and Refund (``POST /refund``), each allowed to invoke exactly its own route,
     and String parameters under ``/<env_name>/service/payment`` (``payment_stack.names``): ``/function/collect`` and
@@ -53,12 +51,9 @@ class BookingPaymentFunctions(Construct):
         construct_id: str,
         *,
         env_name: str,
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
         snap_start: bool,
+        log_settings: LogSettings,
         payment_api: PaymentApi,
-        encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -71,10 +66,7 @@ class BookingPaymentFunctions(Construct):
                 description=description,
                 timeout=FUNCTION_TIMEOUT,
                 memory_size=FUNCTION_MEMORY_MB,
-                log_level=log_level,
-                log_retention=log_retention,
-                removal_policy=removal_policy,
-                encryption_key=encryption_key,
+                log_settings=log_settings,
                 environment={"PAYMENT_API_URL": payment_api.url},
                 snap_start=snap_start,
             )
@@ -101,37 +93,40 @@ class BookingPaymentFunctions(Construct):
 
     def _add_parameters(self, *, env_name: str, api_url: str, alias_note: str) -> None:
         """The String parameters other services find the functions and the API by."""
-        # Physical names, but every one carries the environment, so two environments never collide.
-        self.collect_parameter = ssm.StringParameter(
-            self,
-            "CollectParameter",
-            parameter_name=function_parameter_name(env_name, "collect"),
-            string_value=self.collect_target.function_arn,
-            description=f"ARN of the payment Collect function{alias_note} ({env_name})",
-        )
-        self.refund_parameter = ssm.StringParameter(
-            self,
-            "RefundParameter",
-            parameter_name=function_parameter_name(env_name, "refund"),
-            string_value=self.refund_target.function_arn,
-            description=f"ARN of the payment Refund function{alias_note} ({env_name})",
-        )
-        self.api_url_parameter = ssm.StringParameter(
-            self,
-            "ApiUrlParameter",
-            parameter_name=api_url_parameter_name(env_name),
-            string_value=api_url,
-            description=f"Base URL of the payment API, stage Prod ({env_name})",
+        # Construct id -> (parameter name, value, description). Physical names, but every one carries the environment,
+        # so two environments never collide.
+        parameters = {
+            f"{name.title()}Parameter": (
+                function_parameter_name(env_name, name),
+                target.function_arn,
+                f"ARN of the payment {name.title()} function{alias_note} ({env_name})",
+            )
+            for name, target in (("collect", self.collect_target), ("refund", self.refund_target))
+        }
+        parameters["ApiUrlParameter"] = (
+            api_url_parameter_name(env_name),
+            api_url,
+            f"Base URL of the payment API, stage Prod ({env_name})",
         )
         # The old payment stack's names for its consumers: each route's full URL (the old front-end's build read the
         # charge URL). Same values as the base URL plus the route, so they cannot drift apart.
-        self.route_url_parameters = {
-            route: ssm.StringParameter(
-                self,
-                f"{route.capitalize()}UrlParameter",
-                parameter_name=api_route_url_parameter_name(env_name, route),
-                string_value=f"{api_url}{route}",
-                description=f"Full URL of POST /{route} of the payment API, stage Prod ({env_name})",
+        for route in API_ROUTES:
+            parameters[_route_url_parameter_id(route)] = (
+                api_route_url_parameter_name(env_name, route),
+                f"{api_url}{route}",
+                f"Full URL of POST /{route} of the payment API, stage Prod ({env_name})",
             )
-            for route in API_ROUTES
+        created = {
+            construct_id: ssm.StringParameter(
+                self, construct_id, parameter_name=name, string_value=value, description=description
+            )
+            for construct_id, (name, value, description) in parameters.items()
         }
+        self.collect_parameter = created["CollectParameter"]
+        self.refund_parameter = created["RefundParameter"]
+        self.api_url_parameter = created["ApiUrlParameter"]
+        self.route_url_parameters = {route: created[_route_url_parameter_id(route)] for route in API_ROUTES}
+
+
+def _route_url_parameter_id(route: str) -> str:
+    return f"{route.capitalize()}UrlParameter"

@@ -7,17 +7,17 @@ from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from payment_stack.log_settings import LogSettings
 from payment_stack.names import event_bus_name, event_bus_parameter_name
 from payment_stack.payment.ledger import PaymentLedger
 from payment_stack.payment_function import PaymentFunction
+from payment_stack.queues import failure_queue
 
 # The events' source and detail types are a contract with the runtime (lambdas/payment_api/payment_events.py, which
 # this package never imports): the publisher puts exactly these, and subscribers' rules match on them.
@@ -54,17 +54,14 @@ RETRY_ATTEMPTS = 10_000
 # the dead-letter queue (Lambda only sends a record there when the retries or this age run out). An hour before the
 # trim, the record's shard and sequence numbers go to the queue while the stream still holds it.
 MAX_RECORD_AGE = Duration.hours(23)
-# A message in the dead-letter queue names ledger changes that were never published: a human republishes them.
-DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class PaymentEvents(Construct):
     """The payment event bus of one environment and the function that publishes the ledger's changes on it.
 
-    In: ``env_name`` (names the bus and its SSM parameter, ``payment_stack.names``), ``log_level``,
-    ``log_retention`` and ``removal_policy`` (the publisher's Powertools log level and log group; the queue's removal
-    policy), ``ledger`` (whose stream the publisher reads) and ``encryption_key`` (the KMS key of the function's log
-    group).
+    In: ``env_name`` (names the bus and its SSM parameter, ``payment_stack.names``), ``log_settings`` (the
+    publisher's Powertools log level and log group; the queue's removal policy) and ``ledger`` (whose stream the
+    publisher reads).
 
     Creates the EventBridge bus ``payment-<env>``, the String parameter ``/<env>/service/payment/events/bus``
     holding its name (other services find the bus by it), the event publisher
@@ -87,11 +84,8 @@ class PaymentEvents(Construct):
         construct_id: str,
         *,
         env_name: str,
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        log_settings: LogSettings,
         ledger: PaymentLedger,
-        encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bus_name = event_bus_name(env_name)
@@ -120,10 +114,7 @@ class PaymentEvents(Construct):
             description=f"Payment event publisher ({env_name}): ledger stream to the bus {self.bus_name}",
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
-            log_level=log_level,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            encryption_key=encryption_key,
+            log_settings=log_settings,
             environment={BUS_NAME_VARIABLE: bus_name},
         )
         self.function: lambda_.Function = publisher.function
@@ -131,21 +122,15 @@ class PaymentEvents(Construct):
         ledger.grant_stream_read(self.function)
 
         self.dead_letter_queue, self.event_source_mapping = self._read_ledger_stream(
-            ledger, removal_policy=removal_policy
+            ledger, removal_policy=log_settings.removal_policy
         )
 
     def _read_ledger_stream(
         self, ledger: PaymentLedger, *, removal_policy: RemovalPolicy
     ) -> tuple[sqs.Queue, lambda_.EventSourceMapping]:
         """The event source mapping that feeds the publisher the ledger's stream, and its on-failure queue."""
-        dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=removal_policy,
-        )
+        # A message in the dead-letter queue names ledger changes that were never published: a human republishes them.
+        dead_letter_queue = failure_queue(self, "DeadLetterQueue", removal_policy=removal_policy)
         # SqsDlq lets the function's role send to the queue (Lambda sends the failed batch's description with it).
         event_source_mapping = self.function.add_event_source_mapping(
             "LedgerStream",

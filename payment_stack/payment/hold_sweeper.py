@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from payment_stack.log_settings import LogSettings
 from payment_stack.names import stripe_secret_key_parameter_name
 from payment_stack.payment.ledger import PaymentLedger
 from payment_stack.payment.stripe_secrets import grant_stripe_key_read
 from payment_stack.payment_function import PaymentFunction
+from payment_stack.queues import failure_queue
 from payment_stack.roles import ManagedPolicyRole
 
 # The sweeper is part of the payment API's code (it releases holds through the same Stripe adapter and ledger), so it
@@ -31,8 +30,6 @@ FUNCTION_MEMORY_MB = 512
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 # Schedules without a group of their own belong to the account's group "default".
 DEFAULT_SCHEDULE_GROUP = "default"
-# How long the record of a failed or dropped run is kept (SQS's maximum): long enough to read after a weekend.
-FAILED_RUN_RETENTION = Duration.days(14)
 
 
 class HoldSweeper(Construct):
@@ -40,9 +37,8 @@ class HoldSweeper(Construct):
 
     In: ``env_name`` (finds the Stripe key's SSM parameter, ``payment_stack.names``; describes the resources),
     ``sweep_minutes`` and ``abandoned_hold_minutes`` (the configuration's ``holdSweepMinutes`` and
-    ``abandonedHoldMinutes``), ``log_level``, ``log_retention`` and ``removal_policy`` (the function's Powertools log
-    level and log group; the queue's removal policy), ``ledger`` (where the holds are found and their release
-    recorded) and ``encryption_key`` (the KMS key of the function's log group).
+    ``abandonedHoldMinutes``), ``log_settings`` (the function's Powertools log level and log group; the queue's
+    removal policy) and ``ledger`` (where the holds are found and their release recorded).
 
     Creates a function (``lambdas.payment_api.sweeper.handler``, from the payment API's bundle) with the ledger's
     ``environment``, ``STRIPE_SECRET_KEY_PARAMETER`` and ``ABANDONED_HOLD_MINUTES``; it may query the ledger's holds
@@ -67,11 +63,8 @@ class HoldSweeper(Construct):
         env_name: str,
         sweep_minutes: int,
         abandoned_hold_minutes: int,
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        log_settings: LogSettings,
         ledger: PaymentLedger,
-        encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         stripe_key_parameter = stripe_secret_key_parameter_name(env_name)
@@ -86,10 +79,7 @@ class HoldSweeper(Construct):
             ),
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
-            log_level=log_level,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            encryption_key=encryption_key,
+            log_settings=log_settings,
             environment={
                 **ledger.environment,
                 "STRIPE_SECRET_KEY_PARAMETER": stripe_key_parameter,
@@ -97,14 +87,7 @@ class HoldSweeper(Construct):
             },
         )
         self.function: lambda_.Function = sweeper.function
-        self.failed_runs = sqs.Queue(
-            self,
-            "FailedRuns",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=FAILED_RUN_RETENTION,
-            removal_policy=removal_policy,
-        )
+        self.failed_runs = failure_queue(self, "FailedRuns", removal_policy=log_settings.removal_policy)
         # EventBridge Scheduler invokes Lambda asynchronously, and Lambda retries a failed asynchronous run twice by
         # default: no retry here either (the next run sweeps the same holds; a retry could overlap it). What Lambda
         # gives up on goes to the on-failure destination (SqsDestination lets the function's role send to it).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.log_settings import LogSettings
 from payment_stack.payment.api import PaymentApi
 from payment_stack.payment.booking_functions import BookingPaymentFunctions
 from payment_stack.payment.event_monitoring import PaymentEventMonitoring
@@ -14,23 +15,24 @@ from payment_stack.payment.events import PaymentEvents
 from payment_stack.payment.hold_sweeper import HoldSweeper
 from payment_stack.payment.ledger import PaymentLedger
 from payment_stack.payment.monitoring import PaymentMonitoring
+from payment_stack.service_stack import ServiceStack, service_tags
 
 
-class PaymentStack(Stack):
+class PaymentStack(ServiceStack):
     """Everything one environment of the payment service deploys, configured only through ``config``.
 
-    Each construct gets the settings it reads, taken from ``config`` here. Exposes ``config``, ``encryption_key``
-    and the constructs: ``ledger``, ``payment_api``, ``payment_events``, ``booking_functions``, ``hold_sweeper``,
-    ``monitoring`` and ``event_monitoring``.
+    Each construct gets the settings it reads, taken from ``config`` here. Exposes ``config``, ``encryption_key``,
+    ``log_settings`` (what every construct that creates functions or log groups gets) and the constructs: ``ledger``,
+    ``payment_api``, ``payment_events``, ``booking_functions``, ``hold_sweeper``, ``monitoring`` and
+    ``event_monitoring``.
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: PaymentConfig, env: Environment | None = None
     ) -> None:
-        super().__init__(scope, construct_id, stack_name=config.stack_name, tags=service_tags(config), env=env)
-        for key, value in service_tags(config).items():
-            Tags.of(self).add(key, value)
-        self.config = config
+        super().__init__(
+            scope, construct_id, config=config, stack_name=config.stack_name, tags=service_tags(config), env=env
+        )
 
         # One customer managed key per stack for every log group in it (PCI DSS: encrypted logs).
         self.encryption_key = logs_encryption_key(
@@ -38,6 +40,12 @@ class PaymentStack(Stack):
             "LogsKey",
             removal_policy=config.removal_policy,
             description=f"Payment-{config.env_name}: encrypts the stack's log groups",
+        )
+        self.log_settings = LogSettings(
+            level=config.log_level,
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+            encryption_key=self.encryption_key,
         )
         self.ledger = PaymentLedger(self, "PaymentLedger", removal_policy=config.removal_policy)
         CfnOutput(
@@ -47,7 +55,7 @@ class PaymentStack(Stack):
             description="Payment ledger table: one record per payment (id), index holds-by-age of the open holds",
         )
         self.payment_api = PaymentApi(
-            self, "PaymentApi", config=config, ledger=self.ledger, encryption_key=self.encryption_key
+            self, "PaymentApi", config=config, ledger=self.ledger, log_settings=self.log_settings
         )
         CfnOutput(
             self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
@@ -59,11 +67,7 @@ class PaymentStack(Stack):
             description="The endpoint to register with Stripe for its webhook events (POST, Stripe-signed)",
         )
         self.payment_events = PaymentEvents(
-            self,
-            "PaymentEvents",
-            ledger=self.ledger,
-            encryption_key=self.encryption_key,
-            **config.function_settings,
+            self, "PaymentEvents", env_name=config.env_name, log_settings=self.log_settings, ledger=self.ledger
         )
         CfnOutput(
             self,
@@ -75,10 +79,10 @@ class PaymentStack(Stack):
         self.booking_functions = BookingPaymentFunctions(
             self,
             "BookingFunctions",
+            env_name=config.env_name,
             snap_start=config.snap_start,
+            log_settings=self.log_settings,
             payment_api=self.payment_api,
-            encryption_key=self.encryption_key,
-            **config.function_settings,
         )
         CfnOutput(
             self,
@@ -95,11 +99,11 @@ class PaymentStack(Stack):
         self.hold_sweeper = HoldSweeper(
             self,
             "HoldSweeper",
+            env_name=config.env_name,
             sweep_minutes=config.hold_sweep_minutes,
             abandoned_hold_minutes=config.abandoned_hold_minutes,
+            log_settings=self.log_settings,
             ledger=self.ledger,
-            encryption_key=self.encryption_key,
-            **config.function_settings,
         )
         self.monitoring = PaymentMonitoring(
             self,
@@ -121,8 +125,3 @@ class PaymentStack(Stack):
             dead_letter_queue=self.payment_events.dead_letter_queue,
             dashboard=self.monitoring.dashboard,
         )
-
-
-def service_tags(config: PaymentConfig) -> dict[str, str]:
-    """The tags of every resource of the environment's stacks (``Booking-<env>`` adds ``component``)."""
-    return {"service": "payment", "env": config.env_name}

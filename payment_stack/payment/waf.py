@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
+
+from payment_stack.log_settings import LogSettings
 
 # AWS managed rule groups: OWASP-style common attacks (including bodies over 8 KB, the API's own limit) and
 # request patterns known to be malicious (Log4j, ...).
@@ -38,9 +38,9 @@ class PaymentApiFirewall(Construct):
     """A regional web ACL on ``stage``: AWS managed rule groups and a per-IP rate limit on ``/charge``.
 
     In: ``env_name`` (names the web ACL, its metrics and log group), ``charge_rate_limit`` (the configuration's
-    ``wafChargeRateLimit``), ``log_retention`` and ``removal_policy`` (of the WAF log group), ``stage`` (the API's
-    ``Prod`` stage), ``encryption_key`` (for the WAF log group) and ``webhook_path`` (the API path, e.g.
-    ``/webhooks/stripe``, whose bodies may be larger than 8 KB).
+    ``wafChargeRateLimit``), ``log_settings`` (the WAF log group's retention, removal policy and KMS key), ``stage``
+    (the API's ``Prod`` stage) and ``webhook_path`` (the API path, e.g. ``/webhooks/stripe``, whose bodies may be
+    larger than 8 KB).
 
     Rules, in order: the requests one client IP sends to ``/charge`` (the public route) over ``charge_rate_limit``
     in 5 minutes are blocked with 429 ``throttled``; then
@@ -62,10 +62,8 @@ class PaymentApiFirewall(Construct):
         *,
         env_name: str,
         charge_rate_limit: int,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        log_settings: LogSettings,
         stage: apigw.Stage,
-        encryption_key: kms.IKey,
         webhook_path: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -93,14 +91,9 @@ class PaymentApiFirewall(Construct):
             self, "Association", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            # Required prefix; the environment in the name keeps environments apart.
-            log_group_name=f"{WAF_LOG_GROUP_PREFIX}payment-{env_name}",
-            retention=log_retention,
-            removal_policy=removal_policy,
-            encryption_key=encryption_key,
+        # Required prefix; the environment in the name keeps environments apart.
+        self.log_group = log_settings.log_group(
+            self, "Logs", log_group_name=f"{WAF_LOG_GROUP_PREFIX}payment-{env_name}"
         )
         # WAF wants the log group's ARN without the ":*" that CloudFormation's Arn attribute ends with.
         log_group_arn = Stack.of(self).format_arn(

@@ -18,6 +18,7 @@ from aws_cdk.aws_logs import RetentionDays
 
 from benchmarks.bundles import zip_size
 from payment_stack.bundling import LocalPipBundler
+from payment_stack.log_settings import LogSettings
 from payment_stack.payment.events import HANDLER as PUBLISHER_HANDLER
 from payment_stack.payment.hold_sweeper import HANDLER as SWEEPER_HANDLER
 from payment_stack.payment_function import ARCHITECTURE, RUNTIME, PaymentFunction
@@ -52,9 +53,7 @@ def bundle(function_dir: str, outdir: Path, seen: set[Path]) -> Path:
         description="bundling test",
         timeout=Duration.seconds(5),
         memory_size=128,
-        log_level="INFO",
-        log_retention=RetentionDays.ONE_DAY,
-        removal_policy=RemovalPolicy.DESTROY,
+        log_settings=LogSettings(level="INFO", retention=RetentionDays.ONE_DAY, removal_policy=RemovalPolicy.DESTROY),
     )
     staged = [path for path in outdir.glob("asset.*") if path not in seen]
     assert len(staged) == 1, f"expected one new asset in {outdir}, found {staged}"

@@ -21,7 +21,6 @@ def stack_for(env: str, **context: Any) -> PaymentStack:
 
 
 def add_sample_function(stack: PaymentStack) -> PaymentFunction:
-    config = stack.config
     sample = PaymentFunction(
         stack,
         "Sample",
@@ -30,10 +29,7 @@ def add_sample_function(stack: PaymentStack) -> PaymentFunction:
         description="sample",
         timeout=Duration.seconds(10),
         memory_size=256,
-        log_level=config.log_level,
-        log_retention=config.log_retention,
-        removal_policy=config.removal_policy,
-        encryption_key=stack.encryption_key,
+        log_settings=stack.log_settings,
         environment={"PAYMENT_API_URL": "https://example.invalid/Prod"},
     )
     # The app's own functions have these accepted in payment_stack.suppressions; so does the test's sample.

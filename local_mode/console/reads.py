@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -54,41 +55,27 @@ def _integer(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int:
     return value
 
 
+@dataclass(kw_only=True)
 class ConsoleReads:
     """The console's data, from the stacks' outputs (``booking_outputs``, ``payment_outputs``) and local servers."""
 
-    def __init__(
-        self,
-        *,
-        client: Callable[[str], Any],
-        booking_outputs: Mapping[str, str],
-        payment_outputs: Mapping[str, str],
-        api_url: str,
-        stripe_url: str,
-        stripe_key: str,
-        bus_log: BusLog | None,
-    ) -> None:
-        self._client = client
-        self._booking = booking_outputs
-        self._payment = payment_outputs
-        self._api_url = api_url
-        self._stripe_url = stripe_url
-        self._stripe_key = stripe_key
-        self._bus_log = bus_log
-        self._compensation: frozenset[str] | None = None
-
-    def client(self, service: str) -> Any:
-        """A client of local AWS (moto)."""
-        return self._client(service)
+    client: Callable[[str], Any]  # ``client(service)``: a client of local AWS (moto)
+    booking_outputs: Mapping[str, str]
+    payment_outputs: Mapping[str, str]
+    api_url: str
+    stripe_url: str
+    stripe_key: str = field(repr=False)
+    bus_log: BusLog | None
+    _compensation: frozenset[str] | None = field(default=None, init=False, repr=False)
 
     @property
     def state_machine_arn(self) -> str:
-        return self._booking["StateMachineArn"]
+        return self.booking_outputs["StateMachineArn"]
 
     # --- flights -----------------------------------------------------------------------------------------------------
 
     def flights(self) -> list[dict[str, Any]]:
-        items = self._client("dynamodb").scan(TableName=self._booking["FlightsTableName"])["Items"]
+        items = self.client("dynamodb").scan(TableName=self.booking_outputs["FlightsTableName"])["Items"]
         return sorted((_flight_view(_plain(item)) for item in items), key=lambda flight: str(flight["id"]))
 
     def add_flight(self, body: Any) -> dict[str, Any]:
@@ -108,8 +95,8 @@ class ConsoleReads:
             "ticketCurrency": currency.upper(),
         }
         try:
-            self._client("dynamodb").put_item(
-                TableName=self._booking["FlightsTableName"],
+            self.client("dynamodb").put_item(
+                TableName=self.booking_outputs["FlightsTableName"],
                 Item={
                     "id": {"S": flight["id"]},
                     "seatCapacity": {"N": str(flight["seatCapacity"])},
@@ -128,7 +115,7 @@ class ConsoleReads:
 
     def bookings(self) -> list[dict[str, Any]]:
         """The newest executions of the booking workflow with what they were started with."""
-        sfn = self._client("stepfunctions")
+        sfn = self.client("stepfunctions")
         executions = sfn.list_executions(stateMachineArn=self.state_machine_arn, maxResults=100)["executions"]
         newest = sorted(executions, key=lambda execution: execution["startDate"], reverse=True)[:RECENT]
         return [self._summary(sfn.describe_execution(executionArn=execution["executionArn"])) for execution in newest]
@@ -137,7 +124,7 @@ class ConsoleReads:
         """One booking's execution, its timeline and its item in the bookings table; 404 ``booking_not_found``."""
         if not _EXECUTION_NAME.match(booking_id):
             raise ConsoleError(404, "booking_not_found", "no such booking")
-        sfn = self._client("stepfunctions")
+        sfn = self.client("stepfunctions")
         arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{booking_id}"
         try:
             description = sfn.describe_execution(executionArn=arn)
@@ -148,8 +135,8 @@ class ConsoleReads:
         events: list[dict[str, Any]] = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events += page["events"]
-        item = self._client("dynamodb").get_item(
-            TableName=self._booking["BookingsTableName"], Key={"id": {"S": booking_id}}
+        item = self.client("dynamodb").get_item(
+            TableName=self.booking_outputs["BookingsTableName"], Key={"id": {"S": booking_id}}
         )
         ended = description["status"] != "RUNNING"
         return {
@@ -161,7 +148,7 @@ class ConsoleReads:
 
     def _compensation_states(self) -> frozenset[str]:
         if self._compensation is None:  # one deployed definition for the console's life
-            definition = self._client("stepfunctions").describe_state_machine(stateMachineArn=self.state_machine_arn)
+            definition = self.client("stepfunctions").describe_state_machine(stateMachineArn=self.state_machine_arn)
             self._compensation = compensation_states(definition["definition"])
         return self._compensation
 
@@ -182,7 +169,7 @@ class ConsoleReads:
 
     def payments(self) -> list[dict[str, Any]]:
         """The ledger's newest records."""
-        items = self._client("dynamodb").scan(TableName=self._payment["PaymentLedgerTableName"])["Items"]
+        items = self.client("dynamodb").scan(TableName=self.payment_outputs["PaymentLedgerTableName"])["Items"]
         records = sorted((_plain(item) for item in items), key=lambda r: str(r.get("updatedAt")), reverse=True)
         return [
             {
@@ -201,7 +188,7 @@ class ConsoleReads:
         ``payment_not_found`` when neither the ledger nor localstripe knows it."""
         if not _PAYMENT_ID.match(payment_id):
             raise ConsoleError(404, "payment_not_found", "no such payment")
-        status, answer = signed_get(self._api_url, f"payments/{payment_id}")
+        status, answer = signed_get(self.api_url, f"payments/{payment_id}")
         ledger, ledger_error = None, None
         if status == 200:  # noqa: PLR2004
             record = answer["payment"]
@@ -217,26 +204,28 @@ class ConsoleReads:
             "ledger": ledger,
             "ledgerError": ledger_error,
             "stripe": at_stripe,
-            "events": [] if self._bus_log is None else self._bus_log.events_for(payment_id),
+            "events": [] if self.bus_log is None else self.bus_log.events_for(payment_id),
         }
 
     def _stripe_object(self, payment_id: str) -> dict[str, Any] | None:
         kind = "payment_intents" if payment_id.startswith("pi_") else "charges"
-        response = requests.get(f"{self._stripe_url}/v1/{kind}/{payment_id}", auth=(self._stripe_key, ""), timeout=10)
+        response = requests.get(f"{self.stripe_url}/v1/{kind}/{payment_id}", auth=(self.stripe_key, ""), timeout=10)
         if response.status_code == 404:  # noqa: PLR2004
             return None
         response.raise_for_status()
         found = response.json()
         fields = ("object", "id", "status", "amount", "amount_capturable", "amount_received", "captured", "refunded")
-        return {field: found.get(field) for field in (*fields, "currency")}
+        return {name: found.get(name) for name in (*fields, "currency")}
 
     # --- dead letters ------------------------------------------------------------------------------------------------
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The booking workflow's dead-letter queue, peeked (a zero visibility timeout leaves every message there)."""
         messages = (
-            self._client("sqs")
-            .receive_message(QueueUrl=self._booking["DeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0)
+            self.client("sqs")
+            .receive_message(
+                QueueUrl=self.booking_outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0
+            )
             .get("Messages", [])
         )
         return [{"id": message["MessageId"], "body": message["Body"]} for message in messages]

@@ -60,14 +60,20 @@ def enable_compliance_checks(app: App, *, payment: PaymentStack, booking: Bookin
     return applied
 
 
-def find_resource(stack: Stack, path: str) -> CfnResource:
-    """The CloudFormation resource at ``path`` below ``stack`` (construct ids separated by ``/``)."""
+def find_construct(stack: Stack, path: str) -> IConstruct:
+    """The construct at ``path`` below ``stack`` (ids separated by ``/``); ``LookupError`` if there is none."""
     node: IConstruct = stack
     for construct_id in path.split("/"):
         child = node.node.try_find_child(construct_id)
         if child is None:
-            raise LookupError(f"compliance: no construct {path!r} in {stack.node.path} (missing {construct_id!r})")
+            raise LookupError(f"no construct {path!r} in {stack.node.path} (missing {construct_id!r})")
         node = child
+    return node
+
+
+def find_resource(stack: Stack, path: str) -> CfnResource:
+    """The CloudFormation resource at ``path`` below ``stack`` (``find_construct``)."""
+    node = find_construct(stack, path)
     if not isinstance(node, CfnResource):
         raise LookupError(f"compliance: {stack.node.path}/{path} is not a CloudFormation resource")  # noqa: TRY004
     return node

@@ -34,8 +34,9 @@ from typing import Any
 from aws_cdk import Acknowledgment, App, CfnOutput, DefaultStackSynthesizer, Stack, Validations
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks
-from constructs import Construct, IConstruct
+from constructs import Construct
 
+from payment_stack.compliance import find_construct
 from payment_stack.names import api_url_parameter_name, stripe_secret_key_parameter_name
 
 STACK_NAME = "PaymentDelivery"
@@ -296,17 +297,6 @@ def enable_delivery_checks(app: App, stack: DeliveryStack) -> None:
         Validations.of(find_construct(stack, suppression.path)).acknowledge(
             Acknowledgment(id=_qualified(suppression.rule_id), reason=suppression.reason)
         )
-
-
-def find_construct(stack: Stack, path: str) -> IConstruct:
-    """The construct at ``path`` below ``stack`` (ids separated by ``/``); ``LookupError`` if there is none."""
-    node: IConstruct = stack
-    for construct_id in path.split("/"):
-        child = node.node.try_find_child(construct_id)
-        if child is None:
-            raise LookupError(f"delivery: no construct {path!r} in {stack.node.path} (missing {construct_id!r})")
-        node = child
-    return node
 
 
 def build_delivery(app: App) -> DeliveryStack:

@@ -186,6 +186,30 @@ class Alarms:
         self.by_name.append(cloudwatch.Alarm.from_alarm_name(self._scope, f"{key}ByName", name))
         return alarm
 
+    def dashboard(
+        self, title: str, subtitle: str, rows: Sequence[Sequence[cloudwatch.IWidget]]
+    ) -> cloudwatch.Dashboard:
+        """Dashboard ``<component>-<env>`` (construct id ``Dashboard``): a header row, ``title (<env>)`` with
+        ``subtitle`` and where the runbook is beside the status of every alarm added so far, then ``rows``."""
+        header = cloudwatch.TextWidget(
+            markdown=(
+                f"# {title} ({self._env_name})\n{subtitle}. What each alarm means and what to do: {RUNBOOK} (one "
+                "heading per alarm)."
+            ),
+            width=8,
+            height=6,
+        )
+        return cloudwatch.Dashboard(
+            self._scope,
+            "Dashboard",
+            dashboard_name=f"{self._component}-{self._env_name}",
+            default_interval=Duration.hours(3),
+            widgets=[
+                [header, cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.by_name, width=16, height=6)],
+                *(list(row) for row in rows),
+            ],
+        )
+
 
 def create_alarm_topic(
     scope: Construct, topic_name: str, display_name: str, *, encryption_key: kms.IKey | None
@@ -254,14 +278,6 @@ def service_metric(metric_name: str, **dimensions: str) -> cloudwatch.Metric:
         dimensions_map={"service": POWERTOOLS_SERVICE_NAME, **dimensions},
         statistic=cloudwatch.Stats.SUM,
         period=PERIOD,
-    )
-
-
-def dashboard_header(title: str, subtitle: str) -> cloudwatch.TextWidget:
-    return cloudwatch.TextWidget(
-        markdown=f"# {title}\n{subtitle}. What each alarm means and what to do: {RUNBOOK} (one heading per alarm).",
-        width=8,
-        height=6,
     )
 
 

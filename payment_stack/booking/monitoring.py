@@ -5,7 +5,6 @@ The conventions every alarm follows (names, topic, missing data, runbook) are in
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -22,7 +21,6 @@ from payment_stack.alarms import (
     allow_alarms_to_publish,
     booking_alarm_topic_name,
     create_alarm_topic,
-    dashboard_header,
     graph,
 )
 
@@ -96,20 +94,14 @@ class BookingMonitoring(Construct):
         )
         self.alarms: dict[str, cloudwatch.Alarm] = alarms.by_key
 
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"booking-{env_name}",
-            default_interval=Duration.hours(3),
-            widgets=[
-                [
-                    dashboard_header(f"Booking workflow ({env_name})", "The booking saga and its dead-letter queue"),
-                    cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms.by_name, width=16, height=6),
-                ],
+        self.dashboard = alarms.dashboard(
+            "Booking workflow",
+            "The booking saga and its dead-letter queue",
+            [
                 [
                     *_workflow_graphs(state_machine, failed=failed, timed_out=timed_out),
                     _dead_letter_graph(dead_letter_queue, depth=dead_letter_depth),
-                ],
+                ]
             ],
         )
 

@@ -24,7 +24,6 @@ from payment_stack.alarms import (
     MonitoringThresholds,
     allow_alarms_to_publish,
     create_alarm_topic,
-    dashboard_header,
     graph,
     payment_alarm_topic_name,
     service_metric,
@@ -121,23 +120,10 @@ class PaymentMonitoring(Construct):
         hold_sweeper_row = self._hold_sweeper_alarm(hold_sweeper)
         self.alarms: dict[str, cloudwatch.Alarm] = self._alarms.by_key
 
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"payment-{env_name}",
-            default_interval=Duration.hours(3),
-            widgets=[
-                [
-                    dashboard_header(
-                        f"Payment service ({env_name})", "Payment API, Collect, Refund and the hold sweeper"
-                    ),
-                    cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms.by_name, width=16, height=6),
-                ],
-                payments_row,
-                api_row,
-                _lambda_row({**functions, HOLD_SWEEPER: hold_sweeper}),
-                hold_sweeper_row,
-            ],
+        self.dashboard = self._alarms.dashboard(
+            "Payment service",
+            "Payment API, Collect, Refund and the hold sweeper",
+            [payments_row, api_row, _lambda_row({**functions, HOLD_SWEEPER: hold_sweeper}), hold_sweeper_row],
         )
 
     def _payment_alarms(self) -> list[cloudwatch.IWidget]:

@@ -81,7 +81,8 @@ class PaymentMonitoring(Construct):
 
     A topic this construct uses gets a policy statement that lets exactly these alarms (by name) publish to it.
 
-    Exposes ``alarms`` (key -> ``cloudwatch.Alarm``, keys above), ``alarm_topic`` and ``dashboard``.
+    Exposes ``alarms`` (key -> ``cloudwatch.Alarm``, keys above; ``function_alarm_keys`` gives a function's two),
+    ``alarm_topic`` and ``dashboard`` (``PaymentEventMonitoring`` adds its rows to it).
     """
 
     def __init__(

@@ -87,21 +87,19 @@ def test_functions_run_python_3_13_on_arm_with_tracing_and_powertools_settings()
     )
 
 
-def test_branch_environment_log_groups_are_destroyed_with_the_stack() -> None:
-    stack = stack_for("feature-x")
+@pytest.mark.parametrize(
+    ("env", "retention_days", "policy"),
+    [
+        pytest.param("feature-x", 14, "Delete", id="branch-destroyed-with-the-stack"),
+        pytest.param("main", 90, "Retain", id="production-like-retained"),
+    ],
+)
+def test_function_log_groups_follow_the_environment(env: str, retention_days: int, policy: str) -> None:
+    stack = stack_for(env)
     add_sample_function(stack)
     Template.from_stack(stack).has_resource(
         "AWS::Logs::LogGroup",
-        {"Properties": {"RetentionInDays": 14}, "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"},
-    )
-
-
-def test_production_like_environment_log_groups_are_retained() -> None:
-    stack = stack_for("main")
-    add_sample_function(stack)
-    Template.from_stack(stack).has_resource(
-        "AWS::Logs::LogGroup",
-        {"Properties": {"RetentionInDays": 90}, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+        {"Properties": {"RetentionInDays": retention_days}, "DeletionPolicy": policy, "UpdateReplacePolicy": policy},
     )
 
 

@@ -147,24 +147,28 @@ def charge_id_of(state: BookingState) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TaskSettings:
-    """What Collect and Refund read from their environment, validated once at init (as the API's ``Settings``)."""
+    """What Collect and Refund read from their environment, validated once at init (as the API's ``Settings``).
+
+    Raises ``ValueError`` naming the variable when the deployment is broken, however the settings are made.
+    """
 
     payment_api_url: str
     region: str
 
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> TaskSettings:
-        """Raises ``ValueError`` naming the variable when the deployment is broken."""
-        url = environ.get("PAYMENT_API_URL", "")
+    def __post_init__(self) -> None:
+        url = self.payment_api_url
         if not url:
             raise ValueError("PAYMENT_API_URL is not set: the function was deployed without its payment API")
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"PAYMENT_API_URL must be the payment API's base URL (https://host/stage/), not {url!r}")
-        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        if not region:
+        if not self.region:
             raise ValueError("AWS_REGION is not set: the function cannot sign payment API calls")
-        return cls(payment_api_url=url, region=region)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TaskSettings:
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or ""
+        return cls(payment_api_url=environ.get("PAYMENT_API_URL", ""), region=region)
 
 
 def payment_api_client() -> PaymentApiClient:

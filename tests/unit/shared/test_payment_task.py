@@ -459,3 +459,10 @@ def test_task_settings_take_the_apis_base_url_and_the_region(url: str) -> None:
 def test_a_broken_deployment_is_refused_at_init_naming_the_variable(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         TaskSettings.from_environ(environ)
+
+
+def test_task_settings_made_directly_are_validated_too() -> None:
+    with pytest.raises(ValueError, match="PAYMENT_API_URL must be"):
+        TaskSettings(payment_api_url="https://host/Prod/#part", region="eu-west-1")
+    with pytest.raises(ValueError, match="AWS_REGION"):
+        TaskSettings(payment_api_url="https://host/Prod/", region="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
@@ -12,7 +12,7 @@ from payment_stack.config import PaymentConfig
 
 class ServiceStack(Stack):
     """A stack of the environment ``config`` is for, named ``stack_name`` and tagged with ``tags``: the stack itself
-    and every taggable resource in its template. Exposes ``config``."""
+    and every taggable resource in its template. Exposes ``config``; ``add_outputs`` adds the stack's outputs."""
 
     def __init__(
         self,
@@ -28,6 +28,11 @@ class ServiceStack(Stack):
         for key, value in tags.items():
             Tags.of(self).add(key, value)
         self.config = config
+
+    def add_outputs(self, outputs: Mapping[str, tuple[str, str]]) -> None:
+        """One ``CfnOutput`` per entry of ``outputs``: output id -> (value, description)."""
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
 
 
 def service_tags(config: PaymentConfig) -> dict[str, str]:

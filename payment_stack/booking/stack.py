@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment
+from aws_cdk import Environment
 from constructs import Construct
 
 from payment_stack.alarms import import_payment_alarm_topic
@@ -46,24 +46,24 @@ class BookingStack(ServiceStack):
             dead_letter_queue=self.workflow.dead_letter_queue,
             alarm_topic=import_payment_alarm_topic(self, "PaymentAlarmTopic", env_name=config.env_name),
         )
-        outputs = {
-            "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "ARN of the booking state machine"),
-            "FlightsTableName": (
-                self.workflow.flights_table.table_name,
-                "Flights table (id, seatCapacity, ticketPrice, ticketCurrency)",
-            ),
-            "BookingsTableName": (self.workflow.bookings_table.table_name, "Bookings table (id, status, ...)"),
-            "NotificationsTopicArn": (
-                self.workflow.notifications_topic.topic_arn,
-                "Topic of booking CONFIRMED / CANCELLED notifications",
-            ),
-            "DeadLetterQueueUrl": (
-                self.workflow.dead_letter_queue.queue_url,
-                "Compensations that failed after their retries (refunds owed, seats, cancellations) for a human",
-            ),
-        }
-        for output_id, (value, description) in outputs.items():
-            CfnOutput(self, output_id, value=value, description=description)
+        self.add_outputs(
+            {
+                "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "ARN of the booking state machine"),
+                "FlightsTableName": (
+                    self.workflow.flights_table.table_name,
+                    "Flights table (id, seatCapacity, ticketPrice, ticketCurrency)",
+                ),
+                "BookingsTableName": (self.workflow.bookings_table.table_name, "Bookings table (id, status, ...)"),
+                "NotificationsTopicArn": (
+                    self.workflow.notifications_topic.topic_arn,
+                    "Topic of booking CONFIRMED / CANCELLED notifications",
+                ),
+                "DeadLetterQueueUrl": (
+                    self.workflow.dead_letter_queue.queue_url,
+                    "Compensations that failed after their retries (refunds owed, seats, cancellations) for a human",
+                ),
+            }
+        )
 
 
 def booking_tags(config: PaymentConfig) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment
+from aws_cdk import Environment
 from constructs import Construct
 
 from payment_stack.config import PaymentConfig
@@ -48,34 +48,12 @@ class PaymentStack(ServiceStack):
             encryption_key=self.encryption_key,
         )
         self.ledger = PaymentLedger(self, "PaymentLedger", removal_policy=config.removal_policy)
-        CfnOutput(
-            self,
-            "PaymentLedgerTableName",
-            value=self.ledger.table.table_name,
-            description="Payment ledger table: one record per payment (id), index holds-by-age of the open holds",
-        )
         self.payment_api = PaymentApi(
             self, "PaymentApi", config=config, ledger=self.ledger, log_settings=self.log_settings
-        )
-        CfnOutput(
-            self, "PaymentApiUrl", value=self.payment_api.url, description="Base URL of the payment API (stage Prod)"
-        )
-        CfnOutput(
-            self,
-            "PaymentWebhookUrl",
-            value=self.payment_api.webhook_url,
-            description="The endpoint to register with Stripe for its webhook events (POST, Stripe-signed)",
         )
         self.payment_events = PaymentEvents(
             self, "PaymentEvents", env_name=config.env_name, log_settings=self.log_settings, ledger=self.ledger
         )
-        CfnOutput(
-            self,
-            "PaymentEventBusName",
-            value=self.payment_events.bus_name,
-            description=f"EventBridge bus of the payment events (also SSM {config.event_bus_parameter_name})",
-        )
-
         self.booking_functions = BookingPaymentFunctions(
             self,
             "BookingFunctions",
@@ -83,18 +61,6 @@ class PaymentStack(ServiceStack):
             snap_start=config.snap_start,
             log_settings=self.log_settings,
             payment_api=self.payment_api,
-        )
-        CfnOutput(
-            self,
-            "CollectFunctionArn",
-            value=self.booking_functions.collect_target.function_arn,
-            description=f"ARN of the Collect function (also SSM {config.parameter_prefix}/function/collect)",
-        )
-        CfnOutput(
-            self,
-            "RefundFunctionArn",
-            value=self.booking_functions.refund_target.function_arn,
-            description=f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
         )
         self.hold_sweeper = HoldSweeper(
             self,
@@ -124,4 +90,29 @@ class PaymentStack(ServiceStack):
             publisher=self.payment_events.function,
             dead_letter_queue=self.payment_events.dead_letter_queue,
             dashboard=self.monitoring.dashboard,
+        )
+        self.add_outputs(
+            {
+                "PaymentLedgerTableName": (
+                    self.ledger.table.table_name,
+                    "Payment ledger table: one record per payment (id), index holds-by-age of the open holds",
+                ),
+                "PaymentApiUrl": (self.payment_api.url, "Base URL of the payment API (stage Prod)"),
+                "PaymentWebhookUrl": (
+                    self.payment_api.webhook_url,
+                    "The endpoint to register with Stripe for its webhook events (POST, Stripe-signed)",
+                ),
+                "PaymentEventBusName": (
+                    self.payment_events.bus_name,
+                    f"EventBridge bus of the payment events (also SSM {config.event_bus_parameter_name})",
+                ),
+                "CollectFunctionArn": (
+                    self.booking_functions.collect_target.function_arn,
+                    f"ARN of the Collect function (also SSM {config.parameter_prefix}/function/collect)",
+                ),
+                "RefundFunctionArn": (
+                    self.booking_functions.refund_target.function_arn,
+                    f"ARN of the Refund function (also SSM {config.parameter_prefix}/function/refund)",
+                ),
+            }
         )

@@ -27,7 +27,7 @@ the presence check reads the parameter without decryption. A customer managed ke
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,15 +89,10 @@ class DeliverySettings:
         if not _QUALIFIER.match(self.bootstrap_qualifier):
             raise DeliveryConfigError(f"bootstrap qualifier {self.bootstrap_qualifier!r} is not a CDK qualifier")
 
-    @property
-    def deploy_subject(self) -> str:
-        """The ``sub`` pattern (IAM ``StringLike``) of the deploy role: any branch of the repository."""
-        return f"repo:{self.repository}:ref:refs/heads/*"
-
-    @property
-    def destroy_subject(self) -> str:
-        """The exact ``sub`` (IAM ``StringEquals``) of the destroy role: the default branch, where delete runs."""
-        return f"repo:{self.repository}:ref:refs/heads/{self.default_branch}"
+    def branch_subject(self, branch: str) -> str:
+        """The OIDC ``sub`` GitHub signs for a workflow run on ``branch`` of the repository (``*``, in an IAM
+        ``StringLike``: any branch)."""
+        return f"repo:{self.repository}:ref:refs/heads/{branch}"
 
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> DeliverySettings:
@@ -154,22 +149,26 @@ class DeliveryStack(Stack):
             )
         provider_arn = self.oidc_provider.oidc_provider_arn
 
-        self.deploy_role = iam.Role(
-            self,
+        def github_role(construct_id: str, *, description: str, conditions: Mapping[str, Any]) -> iam.Role:
+            """A role that GitHub Actions runs of the repository assume with their OIDC token for STS."""
+            return iam.Role(
+                self,
+                construct_id,
+                description=description,
+                assumed_by=iam.WebIdentityPrincipal(provider_arn, conditions),
+            )
+
+        self.deploy_role = github_role(
             "DeployRole",
             description=f"GitHub Actions deploy.yml of {settings.repository}: any branch deploys its environment",
-            assumed_by=iam.WebIdentityPrincipal(
-                provider_arn,
-                {"StringEquals": {AUD_KEY: STS_AUDIENCE}, "StringLike": {SUB_KEY: settings.deploy_subject}},
-            ),
+            conditions={"StringEquals": {AUD_KEY: STS_AUDIENCE}, "StringLike": {SUB_KEY: settings.branch_subject("*")}},
         )
-        self.destroy_role = iam.Role(
-            self,
+        self.destroy_role = github_role(
             "DestroyRole",
             description=f"GitHub Actions destroy.yml of {settings.repository}: runs on the default branch only",
-            assumed_by=iam.WebIdentityPrincipal(
-                provider_arn, {"StringEquals": {AUD_KEY: STS_AUDIENCE, SUB_KEY: settings.destroy_subject}}
-            ),
+            conditions={
+                "StringEquals": {AUD_KEY: STS_AUDIENCE, SUB_KEY: settings.branch_subject(settings.default_branch)}
+            },
         )
         # Managed policies, not inline ones (PCI.DSS.321-IAMNoInlinePolicy), as the service's own roles.
         self.deploy_policy = iam.ManagedPolicy(

@@ -10,7 +10,7 @@ This module holds the construct: its resources and what it exposes. The saga's s
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Names, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,13 +25,13 @@ from payment_stack.booking.extension import BookingSteps, PaymentFunctions, chec
 from payment_stack.booking.saga import BookingSaga
 from payment_stack.booking.tasks import BuiltInTasks, RetryTiming
 from payment_stack.encryption import logs_encryption_key
+from payment_stack.queues import failure_queue
 from payment_stack.roles import ManagedPolicyRole
 
 __all__ = ["BookingSteps", "BookingWorkflow", "PaymentFunctions"]
 
 # What the state machine's role needs on the topic's KMS key to publish to the encrypted topic.
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class BookingWorkflow(Construct):
@@ -97,7 +97,9 @@ class BookingWorkflow(Construct):
         self.flights_table: dynamodb.ITable = flights_table or self._table("FlightsTable")
         self.bookings_table: dynamodb.ITable = bookings_table or self._table("BookingsTable")
         self.notifications_topic: sns.ITopic = notifications_topic or self._notifications_topic()
-        self.dead_letter_queue: sqs.IQueue = dead_letter_queue or self._dead_letter_queue()
+        self.dead_letter_queue: sqs.IQueue = dead_letter_queue or failure_queue(
+            self, "DeadLetterQueue", removal_policy=self._removal_policy
+        )
 
         collect_function, refund_function = payment_functions.resolve(self)
         self.collect_function: lambda_.IFunction = collect_function
@@ -148,16 +150,6 @@ class BookingWorkflow(Construct):
             display_name=f"Booking notifications ({self._env_name})",
             enforce_ssl=True,
             master_key=self.encryption_key,
-        )
-
-    def _dead_letter_queue(self) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=self._removal_policy,
         )
 
     def _execution_logs(self, log_retention: logs.RetentionDays) -> logs.LogGroup:

@@ -55,3 +55,10 @@ def render(value: Any, template: Template) -> str:
     if "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     raise AssertionError(f"cannot render {value!r}")
+
+
+def regional_arn(service: str, *resource: Any) -> dict[str, Any]:
+    """An ARN of this account and region as CDK renders one it builds from a name: ``Fn::Join`` of ``arn:``, the
+    partition, ``service``, the region, the account and the ``resource`` parts."""
+    account_and_region = [{"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":{service}:", *account_and_region, *resource]]}

@@ -32,6 +32,7 @@ from payment_stack.config import PaymentConfig, load_config
 from tests.support.booking import FORWARD_PATH
 from tests.support.cdk import CDK_JSON_CONTEXT, make_app
 from tests.support.iam import statements_of_role
+from tests.support.templates import regional_arn
 
 ENV = "feature/x"
 SANITISED_ENV = "feature-x"
@@ -193,21 +194,7 @@ def statements_with(statements: list[dict[str, Any]], prefix: str) -> list[dict[
 
 def table_arn(table_id: str) -> dict[str, Any]:
     """How the DynamoDB tasks' policy names a table (from its name, not its Arn attribute)."""
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":dynamodb:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":table/",
-                {"Ref": table_id},
-            ],
-        ]
-    }
+    return regional_arn("dynamodb", ":table/", {"Ref": table_id})
 
 
 def walk(value: Any) -> list[Any]:

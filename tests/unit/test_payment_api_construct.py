@@ -13,7 +13,7 @@ from payment_stack.config import ConfigError
 from payment_stack.roles import ManagedPolicyRole
 from tests.support.cdk import logical_id, payment_stack_for
 from tests.support.iam import accept_in_test, actions_of, resources_in, statements_of_role
-from tests.support.templates import function_by_handler, only_logical_id, render, resources_of
+from tests.support.templates import function_by_handler, only_logical_id, regional_arn, render, resources_of
 
 ENV = "feature-x"
 API_HANDLER = "lambdas.payment_api.handler.handler"
@@ -423,20 +423,7 @@ def test_stripe_api_base_and_key_values_never_reach_the_template(template: Templ
 
 def parameter_arn(suffix: str) -> dict[str, Any]:
     """The ARN of one SSM parameter of this account and region, as the grants build it from its name."""
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":ssm:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                suffix,
-            ],
-        ]
-    }
+    return regional_arn("ssm", suffix)
 
 
 def test_function_reads_only_the_stripe_key_and_webhook_secret_parameters(template: Template) -> None:

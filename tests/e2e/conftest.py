@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from local_mode.console.wiring import Console, start_console
 from local_mode.environment import LocalEnvironment, LocalPorts, free_port, synthesize
+
+if TYPE_CHECKING:
+    from tests.support.saga import Saga
 
 E2E_ENV = "e2e"
 # The Stripe key of the e2e environment: a canary whose every appearance outside SSM is a leak.
@@ -56,3 +60,15 @@ def no_fault_injection(local_env: LocalEnvironment) -> Iterator[None]:
     local_env.api_interceptor = None
     yield
     local_env.api_interceptor = None
+
+
+@pytest.fixture
+def saga(local_env: LocalEnvironment) -> Saga:
+    """A saga driver with the dead-letter queue drained of what earlier tests left (each message is matched by its
+    charge id anyway)."""
+    # Imported here: tests.support.saga imports this module's E2E_ENV.
+    from tests.support.saga import Saga  # noqa: PLC0415
+
+    saga = Saga(local_env)
+    saga.dead_letters()
+    return saga

@@ -19,25 +19,11 @@ import requests
 from local_mode.environment import LocalEnvironment, register_webhook
 from payment_stack.names import payment_stack_name
 from tests.e2e.conftest import E2E_ENV
-from tests.support.api_clients import signed_get
+from tests.support.api_clients import payment_record, signed_get
 from tests.support.saga import STRIPE_AUTH, Saga, booking_input
 
 SWEEPER_HANDLER = "lambdas.payment_api.sweeper.handler"
 PAYMENT_STACK = payment_stack_name(E2E_ENV)
-
-
-@pytest.fixture
-def saga(local_env: LocalEnvironment) -> Saga:
-    saga = Saga(local_env)
-    saga.dead_letters()
-    return saga
-
-
-def ledger(saga: Saga, payment_id: str) -> dict[str, Any]:
-    status, body = signed_get(saga.env, f"payments/{payment_id}")
-    assert status == 200, body
-    record: dict[str, Any] = body["payment"]
-    return record
 
 
 def captured_at_stripe(saga: Saga, payment_id: str) -> int:
@@ -72,7 +58,7 @@ def test_a_hold_above_the_fare_captures_exactly_the_fare(saga: Saga) -> None:
     assert description["status"] == "SUCCEEDED", description
     assert json.loads(description["output"])["payment"]["price"] == 15000
     assert captured_at_stripe(saga, charge) == 15000
-    record = ledger(saga, charge)
+    record = payment_record(saga.env, charge)
     assert (record["status"], record["authorizedAmount"], record["capturedAmount"]) == ("captured", 20000, 15000)
     assert record["booking"] == {"bookingId": request["name"], "customerId": "cus-e2e", "execution": request["name"]}
     assert [entry["status"] for entry in record["history"]] == ["authorized", "captured"]
@@ -102,7 +88,7 @@ def test_a_hold_that_cannot_pay_the_fare_is_released_and_the_seat_given_back(
     assert (booking["status"], booking["cancellationReason"]) == ("CANCELLED", error)
     assert saga.seats(flight) == 2
     assert saga.stripe(charge)["status"] == "canceled"
-    assert ledger(saga, charge)["status"] == "released"
+    assert payment_record(saga.env, charge)["status"] == "released"
 
 
 def test_a_flight_without_a_fare_fails_before_collect_and_releases_the_hold(saga: Saga) -> None:
@@ -115,7 +101,7 @@ def test_a_flight_without_a_fare_fails_before_collect_and_releases_the_hold(saga
     assert saga.booking(request["name"]) is None
     assert saga.seats(flight) == 2
     assert saga.stripe(charge)["status"] == "canceled"
-    assert ledger(saga, charge)["status"] == "released"
+    assert payment_record(saga.env, charge)["status"] == "released"
 
 
 def test_an_unknown_or_malformed_payment_id_is_answered_clearly(saga: Saga) -> None:
@@ -163,11 +149,11 @@ def test_the_sweeper_releases_an_abandoned_hold_and_leaves_a_young_one(saga: Sag
     # Then the abandoned hold is released at Stripe and recorded so; the young one is untouched
     assert report["failed"] == 0, report
     assert saga.stripe(abandoned)["status"] == "canceled"
-    record = ledger(saga, abandoned)
+    record = payment_record(saga.env, abandoned)
     assert (record["status"], record["reason"]) == ("released", "abandoned")
     assert record["history"][-1]["source"] == "sweeper"
     assert saga.stripe(young)["status"] == "requires_capture"
-    assert ledger(saga, young)["status"] == "authorized"
+    assert payment_record(saga.env, young)["status"] == "authorized"
 
 
 @pytest.fixture
@@ -192,6 +178,6 @@ def test_a_hold_captured_behind_the_ledgers_back_stays_captured(saga: Saga) -> N
     # Then the capture stands, and the ledger learnt it from Stripe
     assert report["failed"] == 0, report
     assert saga.stripe(charge)["status"] == "succeeded"
-    record = ledger(saga, charge)
+    record = payment_record(saga.env, charge)
     assert record["status"] == "captured"
     assert record["history"][-1]["source"] == "provider"

@@ -10,28 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from local_mode.environment import LocalEnvironment
 from local_mode.send_event import Localstripe, payment_objects
 from local_mode.stripe_events import build_event, signed_headers
-from tests.support.api_clients import signed_client, signed_get
+from tests.support.api_clients import payment_record, signed_client
 from tests.support.saga import STRIPE_AUTH, Saga, booking_input
-
-
-@pytest.fixture
-def saga(local_env: LocalEnvironment) -> Saga:
-    saga = Saga(local_env)
-    saga.dead_letters()
-    return saga
-
-
-def ledger(env: LocalEnvironment, payment_id: str) -> dict[str, Any]:
-    status, body = signed_get(env, f"payments/{payment_id}")
-    assert status == 200, body
-    record: dict[str, Any] = body["payment"]
-    return record
 
 
 def eventually(check: Callable[[], bool], *, seconds: float = 20) -> None:
@@ -99,8 +84,8 @@ def test_a_capture_made_at_stripe_reaches_the_ledger_and_the_bus_by_localstripes
     response = requests.post(f"{env.stripe_url}/v1/payment_intents/{payment_id}/capture", auth=STRIPE_AUTH, timeout=30)
     assert response.status_code == 200, response.text
     # Then the ledger records the capture from the webhook
-    eventually(lambda: ledger(env, payment_id)["status"] == "captured")
-    record = ledger(env, payment_id)
+    eventually(lambda: payment_record(env, payment_id)["status"] == "captured")
+    record = payment_record(env, payment_id)
     assert record["capturedAmount"] == record["authorizedAmount"]
     assert record["history"][-1]["source"] == "webhook"
     # And the bus gets its event once
@@ -125,7 +110,7 @@ def test_a_signed_dispute_reaches_the_ledger_the_bus_and_the_alarm_metric_once_d
         {"received": True, "outcome": "already_recorded"},
     ]
     # Then the ledger says disputed, with the dispute
-    record = ledger(env, payment_id)
+    record = payment_record(env, payment_id)
     assert record["status"] == "disputed"
     assert record["dispute"]["status"] == "needs_response"
     assert record["dispute"]["evidenceDueBy"] is not None
@@ -140,17 +125,17 @@ def test_a_signed_dispute_reaches_the_ledger_the_bus_and_the_alarm_metric_once_d
     closed = stripe_event(env, "charge.dispute.closed", payment_id, outcome="won")
     assert deliver(env, closed) == (200, {"received": True, "outcome": "applied"})
     assert deliver(env, closed) == (200, {"received": True, "outcome": "already_recorded"})
-    assert ledger(env, payment_id)["dispute"]["outcome"] == "won"
+    assert payment_record(env, payment_id)["dispute"]["outcome"] == "won"
     after = bus_events_of(env, payment_id, at_least=1)
     assert [e["detail-type"] for e in after] == ["Dispute Closed"]
     every_event_id = [e["detail"]["eventId"] for e in before + disputed + after]
-    assert len(every_event_id) == len(set(every_event_id)) == len(ledger(env, payment_id)["history"])
+    assert len(every_event_id) == len(set(every_event_id)) == len(payment_record(env, payment_id)["history"])
 
 
 def test_an_expiry_of_a_confirmed_bookings_payment_raises_the_uncollected_booking_alarm(saga: Saga) -> None:
     env = saga.env
     payment_id = confirmed_booking(saga)
-    before = ledger(env, payment_id)
+    before = payment_record(env, payment_id)
     alarms_before = metric_count(env, "HoldExpiredForBooking")
     # When Stripe says the booking's hold expired
     assert deliver(env, stripe_event(env, "charge.expired", payment_id)) == (
@@ -158,7 +143,7 @@ def test_an_expiry_of_a_confirmed_bookings_payment_raises_the_uncollected_bookin
         {"received": True, "outcome": "out_of_order"},
     )
     # Then the ledger keeps the capture, and the alarm's metric is published
-    assert ledger(env, payment_id)["history"] == before["history"]
+    assert payment_record(env, payment_id)["history"] == before["history"]
     eventually(lambda: metric_count(env, "HoldExpiredForBooking") == alarms_before + 1)
 
 
@@ -166,14 +151,14 @@ def test_an_expired_hold_and_a_failed_refund_are_recorded_and_published(saga: Sa
     env = saga.env
     hold = saga.hold()
     assert deliver(env, stripe_event(env, "payment_intent.canceled", hold))[1]["outcome"] == "applied"
-    assert ledger(env, hold)["status"] == "expired"
+    assert payment_record(env, hold)["status"] == "expired"
     # A refund that fails at the bank: the money is owed again
     payment_id = confirmed_booking(saga)
     refunded = signed_client(env).post("refund", {"chargeId": payment_id}, idempotency_key=f"e2e-{payment_id}")
     assert refunded["createdRefund"]["status"] == "succeeded", refunded
     failed = stripe_event(env, "refund.failed", payment_id)
     assert deliver(env, failed)[1]["outcome"] == "applied"
-    record = ledger(env, payment_id)
+    record = payment_record(env, payment_id)
     assert (record["status"], record["refundedAmount"]) == ("refund_failed", 0)
     types = [e["detail-type"] for e in bus_events_of(env, hold, at_least=2)]
     assert types == ["Payment Authorized", "Hold Expired"]

@@ -542,13 +542,6 @@ def history_outline(saga: Saga, execution_arn: str) -> list[str]:
     return lines
 
 
-@pytest.fixture
-def saga(local_env: LocalEnvironment) -> Saga:
-    saga = Saga(local_env)
-    saga.dead_letters()  # what earlier tests left (each message is matched by its charge id anyway)
-    return saga
-
-
 def test_randomized_failure_schedules_keep_money_seats_and_bookings_consistent(
     saga: Saga, local_env: LocalEnvironment, capsys: pytest.CaptureFixture[str]
 ) -> None:

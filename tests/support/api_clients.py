@@ -28,3 +28,11 @@ def signed_client(env: LocalEnvironment) -> PaymentApiClient:
 def signed_get(env: LocalEnvironment, path: str) -> tuple[int, Any]:
     """``GET <api>/<path>`` signed for ``execute-api`` as a principal granted ``grant_read_payments``."""
     return signed_requests.signed_get(env.api_url, path)
+
+
+def payment_record(env: LocalEnvironment, payment_id: str) -> dict[str, Any]:
+    """The ledger's record of ``payment_id`` as ``GET /payments/{id}`` answers it (asserting a 200)."""
+    status, body = signed_get(env, f"payments/{payment_id}")
+    assert status == 200, body
+    record: dict[str, Any] = body["payment"]
+    return record
